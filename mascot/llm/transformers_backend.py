@@ -1,0 +1,140 @@
+"""In-process generation with transformers: batched, left-padded, seeded, LoRA-aware."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from mascot.llm import BACKENDS, Generation, Message, SamplingParams
+from mascot.llm.base_model import DTYPES
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_causal_lm(path: str | Path, dtype: str = "float32", device: str = "auto"):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(pick_device(device))
+    model.eval()
+    return model, tokenizer
+
+
+@BACKENDS.register("transformers")
+class TransformersBackend:
+    """One base model; optional named LoRA adapters, one active per ``generate`` call.
+
+    ``merge`` folds a single adapter into the weights (π_SFT on top of the base):
+    same outputs, no per-token adapter overhead.
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        adapters: dict[str, str | Path] | None = None,
+        merge: str | Path | None = None,
+        dtype: str = "float32",
+        device: str = "auto",
+        batch_size: int = 16,
+        model_name: str | None = None,
+    ):
+        self.model, self.tokenizer = load_causal_lm(model_path, dtype, device)
+        self.tokenizer.padding_side = "left"  # generation continues from the right edge
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.batch_size = batch_size
+        self.model_name = model_name or str(model_path)
+        if merge is not None:
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, str(merge)).merge_and_unload()
+        self.adapters: list[str] = []
+        for name, path in (adapters or {}).items():
+            self.load_adapter(name, path)
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        from peft import PeftModel
+
+        if not self.adapters:
+            self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+        else:
+            self.model.load_adapter(str(path), adapter_name=name)
+        self.model.eval()
+        self.adapters.append(name)
+
+    def render(self, messages: list[Message]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
+
+    @torch.inference_mode()
+    def generate(
+        self, prompts: list[list[Message]], params: SamplingParams, seeds: list[int], adapter: str | None = None
+    ) -> list[Generation]:
+        """Generate one reply per prompt, in the order given.
+
+        Prompts are grouped by length so batches carry little padding. Greedy
+        (temperature 0) output does not depend on batching. Sampling is seeded per
+        batch with the first seed of the batch, so a rerun with the same prompts,
+        seeds and batch size reproduces every sample.
+        """
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        texts = [self.render(m) for m in prompts]
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+        out: list[Generation | None] = [None] * len(texts)
+        with self._adapter(adapter):
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                for i, gen in zip(idx, self._generate_batch([texts[i] for i in idx], params, seeds[idx[0]])):
+                    out[i] = gen
+        return out  # type: ignore[return-value]
+
+    def _generate_batch(self, texts: list[str], params: SamplingParams, seed: int) -> list[Generation]:
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+        sample = params.temperature > 0
+        kw = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p} if sample else {"do_sample": False}
+        torch.manual_seed(seed)
+        generated = self.model.generate(
+            **enc,
+            max_new_tokens=params.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self._stop_ids(),
+            top_k=None,
+            **kw,
+        )
+        new = generated[:, enc["input_ids"].shape[1] :]
+        results = []
+        stops = set(self._stop_ids())
+        for text, row in zip(texts, new.tolist()):
+            end = next((j for j, t in enumerate(row) if t in stops), None)
+            tokens = row if end is None else row[:end]
+            reply = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            results.append(Generation(reply, text, len(tokens), "length" if end is None else "stop"))
+        return results
+
+    def _stop_ids(self) -> list[int]:
+        ids = {self.tokenizer.eos_token_id}
+        gc_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        ids.update(gc_eos if isinstance(gc_eos, list) else [gc_eos])
+        return sorted(i for i in ids if i is not None)
+
+    def _adapter(self, adapter: str | None):
+        from contextlib import nullcontext
+
+        if adapter is None:
+            return self.model.disable_adapter() if self.adapters else nullcontext()
+        if adapter not in self.adapters:
+            from mascot.registry import UnknownNameError
+
+            raise UnknownNameError("adapter", adapter, self.adapters)
+        self.model.set_adapter(adapter)
+        return nullcontext()

@@ -1,0 +1,68 @@
+"""A crash-safe, append-only record store that lets long stages resume.
+
+Each finished unit of work (a batch of generations, later a judgment) is
+appended as one JSON line and flushed to disk before the next starts. A killed
+run loses at most the unit in flight; the rerun reads the file and skips what is
+there. Keys are hashes of everything that determines the result (model
+fingerprint, prompt, sampling parameters, seed), so a changed input is never
+served a stale answer. A torn last line (killed mid-write) is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def stable_hash(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def fingerprint_dir(path: str | Path) -> str:
+    """Content hash of a model folder, so cached results die with the weights they came from."""
+    path = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+class RecordStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.records: dict[str, Any] = {}
+        self.torn_lines = 0
+        if self.path.exists():
+            with self.path.open("r", encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        item = json.loads(line)
+                        self.records[item["key"]] = item["value"]
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        self.torn_lines += 1
+        self.loaded = len(self.records)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.records
+
+    def get(self, key: str) -> Any:
+        return self.records[key]
+
+    def put_many(self, items: Iterable[tuple[str, Any]]) -> None:
+        lines = []
+        for key, value in items:
+            self.records[key] = value
+            lines.append(json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n")
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -1,0 +1,134 @@
+"""Every table that passes between stages, as a pandera schema, in one place.
+
+Stages write tables with :func:`write_table` and read them with :func:`read_table`;
+both validate, so a bad table stops the stage that made it *and* the stage that
+would have consumed it, with the table, the column and the first bad rows named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+
+DATASETS = ("empathetic_dialogues", "qmsum")
+DOMAINS = {
+    "empathetic_dialogues": ("positive", "negative", "neutral"),
+    "qmsum": ("academic", "committee", "product"),
+}
+ALL_DOMAINS = tuple(d for ds in DATASETS for d in DOMAINS[ds])
+
+TURN = pl.Struct({"speaker": pl.Utf8, "text": pl.Utf8})
+
+
+class TableError(ValueError):
+    """A table broke its schema; the message names the table, column and rows."""
+
+
+def _nonblank(s: pl.Series) -> pl.Series:
+    return s.str.strip_chars().str.len_chars() > 0
+
+
+def _history_ok(s: pl.Series) -> pl.Series:
+    # every turn has a non-empty speaker and text
+    return s.list.eval(
+        pl.element().struct.field("speaker").str.len_chars().fill_null(0).gt(0)
+        & pl.element().struct.field("text").str.len_chars().fill_null(0).gt(0)
+    ).list.all()
+
+
+CONTEXTS = pa.DataFrameSchema(
+    name="contexts",
+    columns={
+        "context_id": pa.Column(pl.Utf8, unique=True, checks=pa.Check(_nonblank)),
+        "dataset": pa.Column(pl.Utf8, pa.Check.isin(DATASETS)),
+        "split": pa.Column(pl.Utf8, pa.Check.isin(("train", "valid", "test"))),
+        "domain": pa.Column(pl.Utf8, pa.Check.isin(ALL_DOMAINS)),
+        "emotion": pa.Column(pl.Utf8, nullable=True),
+        "situation": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "history": pa.Column(pl.List(TURN), checks=pa.Check(_history_ok, name="turns_have_speaker_and_text")),
+        "query": pa.Column(pl.Utf8, nullable=True),
+        "reference": pa.Column(pl.Utf8, nullable=True),
+        "source": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+    },
+    checks=[
+        pa.Check(
+            lambda df: (pl.col("dataset") == "qmsum") | pl.col("emotion").is_not_null(),
+            name="empathetic_dialogues_rows_have_an_emotion",
+        ),
+    ],
+    strict=True,
+    ordered=False,
+)
+
+CANDIDATES = pa.DataFrameSchema(
+    name="candidates",
+    columns={
+        "candidate_id": pa.Column(pl.Utf8, unique=True, checks=pa.Check(_nonblank)),
+        "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "persona": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "sample_idx": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "prompt": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "response": pa.Column(pl.Utf8),
+        "model": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "backend": pa.Column(pl.Utf8),
+        "temperature": pa.Column(pl.Float64, pa.Check.ge(0)),
+        "top_p": pa.Column(pl.Float64, [pa.Check.gt(0), pa.Check.le(1)]),
+        "max_new_tokens": pa.Column(pl.Int64, pa.Check.gt(0)),
+        "seed": pa.Column(pl.Int64),
+        "completion_tokens": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "finish_reason": pa.Column(pl.Utf8, pa.Check.isin(("stop", "length"))),
+    },
+    unique=["context_id", "persona", "sample_idx"],
+    strict=True,
+    ordered=False,
+)
+
+TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES)}
+
+
+def validate(df: pl.DataFrame, schema: pa.DataFrameSchema, where: str | Path = "") -> pl.DataFrame:
+    """Validate ``df`` lazily (all failures at once) and raise :class:`TableError`
+    naming the table, each failing column/check and the first bad rows."""
+    try:
+        return schema.validate(df, lazy=True)
+    except (pa.errors.SchemaErrors, pa.errors.SchemaError) as exc:
+        raise TableError(_describe(exc, df, schema.name, where)) from None
+
+
+def _describe(exc: Exception, df: pl.DataFrame, table: str, where: str | Path) -> str:
+    place = f" ({where})" if where else ""
+    lines = [f"table '{table}'{place} breaks its schema:"]
+    cases = getattr(exc, "failure_cases", None)
+    if cases is None or not isinstance(cases, pl.DataFrame) or cases.is_empty():
+        lines.append(f"  {exc}")
+        return "\n".join(lines)
+    for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
+        rows = [i for i in group["index"].to_list() if i is not None][:5] if "index" in group.columns else []
+        values = [str(v)[:80] for v in group["failure_case"].to_list()[:5]]
+        col = column if column is not None else "<table>"
+        lines.append(f"  column '{col}', check {check}: {len(group)} failure(s); first rows {rows}, values {values}")
+        if rows and "context_id" in df.columns and column != "context_id":
+            ids = df[rows]["context_id"].to_list() if max(rows) < df.height else []
+            if ids:
+                lines.append(f"    context_id of those rows: {ids}")
+    return "\n".join(lines)
+
+
+def write_table(df: pl.DataFrame, path: str | Path, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """Validate then write Parquet atomically (a crash never leaves half a table)."""
+    path = Path(path)
+    df = validate(df, schema, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    df.write_parquet(tmp)
+    tmp.replace(path)
+    return df
+
+
+def read_table(path: str | Path, schema: pa.DataFrameSchema) -> pl.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"table '{schema.name}' not found at {path}; run the stage that writes it first")
+    return validate(pl.read_parquet(path), schema, path)

@@ -1,0 +1,118 @@
+"""π_SFT: a LoRA on the base model, trained with TRL's SFTTrainer on human turns.
+
+Examples are (context prompt → the human listener turn) for EmpatheticDialogues
+and (meeting window → the next meeting turn) for QMSum, in conversational
+prompt-completion form so the loss falls on the reply only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import polars as pl
+
+from mascot.config import SFTConfig
+from mascot.prompts import Prompts, fit_history
+
+REPLY_BUDGET = 96  # tokens kept free for the reply when fitting the prompt into max_length
+
+
+def sft_examples(contexts: pl.DataFrame, prompts: Prompts, count_tokens, max_length: int) -> list[dict]:
+    rows = []
+    for ctx in contexts.filter(pl.col("reference").is_not_null()).iter_rows(named=True):
+        messages = fit_history(
+            lambda h: prompts.sft_messages(ctx, h), ctx["history"], count_tokens, max_length - REPLY_BUDGET
+        )
+        rows.append({"prompt": messages, "completion": [{"role": "assistant", "content": ctx["reference"]}]})
+    return rows
+
+
+def train_sft(
+    base_dir: str | Path,
+    contexts: pl.DataFrame,
+    prompts: Prompts,
+    cfg: SFTConfig,
+    out_dir: str | Path,
+    live_dir: str | Path,
+) -> dict:
+    """Train the adapter, save it to ``out_dir``; return final metrics."""
+    from datasets import Dataset
+    from dvclive import Live
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.integrations import DVCLiveCallback
+    from trl import SFTConfig as TRLSFTConfig
+    from trl import SFTTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+
+    def count(messages):
+        return len(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True))
+
+    train = sft_examples(contexts.filter(pl.col("split") == "train"), prompts, count, cfg.max_length)
+    evals = sft_examples(contexts.filter(pl.col("split") != "train"), prompts, count, cfg.max_length)
+    if not train:
+        raise ValueError("sft: no train contexts with a reference reply; check ingest.splits and ingest.n_per_domain")
+    out_dir = Path(out_dir)
+    args = TRLSFTConfig(
+        output_dir=str(out_dir / "checkpoints"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=math.ceil(cfg.warmup_ratio * cfg.max_steps),
+        max_length=cfg.max_length,
+        eval_strategy="steps" if evals else "no",
+        eval_steps=cfg.eval_steps,
+        logging_steps=max(1, min(cfg.eval_steps, 5)),
+        save_strategy="no",
+        report_to="none",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        use_cpu=cfg.use_cpu,
+        bf16=cfg.bf16,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    peft_config = LoraConfig(
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(train),
+        eval_dataset=Dataset.from_list(evals) if evals else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[DVCLiveCallback(live=live)],
+    )
+    first_eval = trainer.evaluate() if evals else {}
+    result = trainer.train()
+    last_eval = trainer.evaluate() if evals else {}
+    trainer.model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    trainable, total = trainer.model.get_nb_trainable_parameters()
+    metrics = {
+        "train_examples": len(train),
+        "eval_examples": len(evals),
+        "steps": result.global_step,
+        "train_loss": round(result.training_loss, 4),
+        "eval_loss_before": round(first_eval.get("eval_loss", float("nan")), 4) if evals else None,
+        "eval_loss_after": round(last_eval.get("eval_loss", float("nan")), 4) if evals else None,
+        "trainable_params": trainable,
+        "trainable_pct": round(100 * trainable / total, 4),
+        "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 1),
+    }
+    (out_dir / "mascot_sft.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

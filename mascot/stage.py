@@ -1,0 +1,46 @@
+"""What every stage script shares: argument parsing, params, clean failures, metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mascot.config import ConfigError, MascotConfig, load_config
+
+log = logging.getLogger("mascot")
+
+# Errors that mean "the input is wrong": shown as one clear message, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, KeyError, ValueError)
+
+
+def run_stage(name: str, main: Callable[[argparse.Namespace, MascotConfig], None], *paths: str) -> None:
+    """Parse ``--params`` plus the stage's path arguments, load and validate every
+    param before any compute, run ``main``, and turn input errors into exit code 2."""
+    parser = argparse.ArgumentParser(prog=f"pipeline.{name}")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    for p in paths:
+        parser.add_argument(f"--{p}", required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        cfg = load_config(args.params)
+        main(args, cfg)
+    except USER_ERRORS as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"mascot {name}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
+    """Flat JSON (what `dvc metrics diff` compares); NaN becomes null so the file stays valid JSON."""
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    log.info("metrics → %s", path)
