@@ -26,16 +26,16 @@ class TableError(ValueError):
     """A table broke its schema; the message names the table, column and rows."""
 
 
-def _nonblank(s: pl.Series) -> pl.Series:
-    return s.str.strip_chars().str.len_chars() > 0
+def _nonblank(data) -> pl.LazyFrame:
+    return data.lazyframe.select(pl.col(data.key).str.strip_chars().str.len_chars() > 0)
 
 
-def _history_ok(s: pl.Series) -> pl.Series:
+def _history_ok(data) -> pl.LazyFrame:
     # every turn has a non-empty speaker and text
-    return s.list.eval(
+    return data.lazyframe.select(pl.col(data.key).list.eval(
         pl.element().struct.field("speaker").str.len_chars().fill_null(0).gt(0)
         & pl.element().struct.field("text").str.len_chars().fill_null(0).gt(0)
-    ).list.all()
+    ).list.all())
 
 
 CONTEXTS = pa.DataFrameSchema(
@@ -54,7 +54,7 @@ CONTEXTS = pa.DataFrameSchema(
     },
     checks=[
         pa.Check(
-            lambda df: (pl.col("dataset") == "qmsum") | pl.col("emotion").is_not_null(),
+            lambda data: data.lazyframe.select((pl.col("dataset") == "qmsum") | pl.col("emotion").is_not_null()),
             name="empathetic_dialogues_rows_have_an_emotion",
         ),
     ],

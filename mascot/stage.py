@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from mascot.config import ConfigError, MascotConfig, load_config
+from mascot.llm import BackendError
 
 log = logging.getLogger("mascot")
 
 # Errors that mean "the input is wrong": shown as one clear message, no traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, KeyError, ValueError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, KeyError, ValueError, BackendError)
 
 
 def run_stage(name: str, main: Callable[[argparse.Namespace, MascotConfig], None], *paths: str) -> None:

@@ -15,6 +15,10 @@ from mascot.registry import Registry
 Message = dict[str, str]
 
 
+class BackendError(RuntimeError):
+    """A backend could not produce an answer (server down, retries exhausted); names the endpoint."""
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     temperature: float = 0.0  # 0 = greedy

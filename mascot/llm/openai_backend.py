@@ -13,7 +13,7 @@ import json
 import os
 
 from mascot.config import OpenAIEndpoint
-from mascot.llm import BACKENDS, Generation, Message, SamplingParams
+from mascot.llm import BACKENDS, BackendError, Generation, Message, SamplingParams
 
 
 def api_key(endpoint: OpenAIEndpoint) -> str:
@@ -43,7 +43,7 @@ class OpenAIBackend:
         return asyncio.run(self._generate_all(prompts, params, seeds))
 
     async def _generate_all(self, prompts, params, seeds) -> list[Generation]:
-        from openai import AsyncOpenAI
+        from openai import APIError, AsyncOpenAI
 
         ep = self.endpoint
         async with AsyncOpenAI(
@@ -62,10 +62,15 @@ class OpenAIBackend:
                         seed=seed,
                     )
                 if not resp.choices:
-                    raise RuntimeError(f"{ep.base_url}: the server answered with no choices")
+                    raise BackendError(f"{ep.base_url}: the server answered with no choices")
                 choice = resp.choices[0]
                 tokens = resp.usage.completion_tokens if resp.usage else 0
                 finish = "length" if choice.finish_reason == "length" else "stop"
                 return Generation((choice.message.content or "").strip(), json.dumps(messages), tokens, finish)
 
-            return list(await asyncio.gather(*(one(m, s) for m, s in zip(prompts, seeds))))
+            try:
+                return list(await asyncio.gather(*(one(m, s) for m, s in zip(prompts, seeds))))
+            except APIError as exc:
+                raise BackendError(
+                    f"{ep.base_url} (model {ep.model!r}) failed after {ep.max_retries} retries: {exc}"
+                ) from exc

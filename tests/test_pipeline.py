@@ -1,0 +1,90 @@
+"""Real DVC in a temporary git repo: the tiny profile reproduces end to end, a second repro
+runs nothing, and editing one persona card re-runs candidates and nothing upstream."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mascot.config import dump_params, profile_config
+from mascot.schemas import CANDIDATES, CONTEXTS, read_table
+
+from .conftest import REPO
+
+COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc.stdout + proc.stderr
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", output)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, tiny_model) -> Path:
+    root = tmp_path_factory.mktemp("pipeline") / "repo"
+    root.mkdir()
+    for item in COPY:
+        src, dst = REPO / item, root / item
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    cfg = profile_config("tiny")
+    cfg.model.base = str(tiny_model)
+    (root / "params.yaml").write_text(dump_params(cfg))
+    run(["git", "init", "-q"], root)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
+    run(["dvc", "init", "-q"], root)
+    return root
+
+
+def test_repro_tiny_profile_end_to_end(repo):
+    out = run(["dvc", "repro"], repo)
+    assert sorted(stages_run(out)) == ["base_model", "candidates", "ingest", "sft"]
+    contexts = read_table(repo / "data/contexts.parquet", CONTEXTS)
+    assert set(contexts["domain"]) == {"positive", "negative", "neutral", "academic", "committee", "product"}
+    candidates = read_table(repo / "data/candidates.parquet", CANDIDATES)
+    # tiny profile: 1 context per (dataset, domain), 4 personas each, k = 2
+    assert candidates.height == 6 * 4 * 2
+    personas = candidates.join(contexts, on="context_id").group_by("dataset").agg(pl.col("persona").unique().sort())
+    by_dataset = {r["dataset"]: r["persona"] for r in personas.iter_rows(named=True)}
+    assert by_dataset["empathetic_dialogues"] == ["action_guide", "the_anchor", "the_beacon", "the_catalyst"]
+    assert by_dataset["qmsum"] == ["the_analyst", "the_facilitator", "the_implementer", "the_innovator"]
+    assert candidates["prompt"].str.contains("<|im_start|>assistant", literal=True).all()
+    for name in ("base_model", "ingest", "sft", "candidates"):
+        assert (repo / "metrics" / f"{name}.json").exists()
+    assert (repo / "models/sft/adapter_config.json").exists()
+    assert "metrics/sft.json" in run(["dvc", "metrics", "show"], repo)
+
+
+def test_second_repro_runs_nothing(repo):
+    out = run(["dvc", "repro"], repo)
+    assert stages_run(out) == [], out
+    assert "up to date" in run(["dvc", "status"], repo)
+
+
+def test_editing_a_persona_card_reruns_only_candidates(repo):
+    card = repo / "configs/personas/empathetic/the_beacon.yaml"
+    card.write_text(card.read_text().replace("Upbeat, sincere, hopeful", "Upbeat, sincere, quietly hopeful"))
+    before = (repo / "data/candidates.parquet").read_bytes()
+    out = run(["dvc", "repro"], repo)
+    assert stages_run(out) == ["candidates"], out
+    after = read_table(repo / "data/candidates.parquet", CANDIDATES)
+    beacon = after.filter(pl.col("persona") == "the_beacon")
+    assert beacon["prompt"].str.contains("quietly hopeful").all()
+    assert (repo / "data/candidates.parquet").read_bytes() != before
