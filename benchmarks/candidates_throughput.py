@@ -28,11 +28,13 @@ def main() -> None:
     ap.add_argument("--model", default="models/base")
     ap.add_argument("--prompts", type=int, default=32, help="prompts generated in batches")
     ap.add_argument("--single", type=int, default=8, help="prompts generated one at a time")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: candidates.generation.batch_size")
     args = ap.parse_args()
 
     cfg = load_config("params.yaml")
     c = cfg.candidates
-    backend = TransformersBackend(args.model, batch_size=c.generation.batch_size, device="cpu")
+    batch_size = args.batch_size or c.generation.batch_size
+    backend = TransformersBackend(args.model, batch_size=batch_size, device="cpu")
     contexts, _ = ingest(cfg.ingest)
     contexts = contexts.filter(pl.col("split") == "train")
     requests = build_requests(
@@ -53,7 +55,7 @@ def main() -> None:
     b_tps = sum(g.completion_tokens for g in batched) / batched_s
     s_tps = sum(g.completion_tokens for g in single) / single_s
     print(json.dumps({
-        "batch_size": c.generation.batch_size,
+        "batch_size": batch_size,
         "max_new_tokens": c.max_new_tokens,
         "batched_prompts": len(batched),
         "batched_tokens_per_s": round(b_tps, 1),

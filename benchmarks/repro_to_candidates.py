@@ -44,7 +44,8 @@ def main() -> None:
             shutil.copy(src, root / item)
     (root / "params.yaml").write_text(dump_params(profile_config(args.profile)))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+    commit = ["git", "-c", "user.email=bench@mascot", "-c", "user.name=bench", "commit", "-q", "--allow-empty", "-m", "init"]
+    for cmd in (["git", "init", "-q"], commit, ["dvc", "init", "-q"]):  # dvclive needs a commit
         subprocess.run(cmd, cwd=root, check=True, env=env)
 
     t = time.perf_counter()

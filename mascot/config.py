@@ -130,11 +130,14 @@ class LoraConfig(Section):
 class SFTConfig(Section):
     lora: LoraConfig = F(LoraConfig(), "Adapter of the supervised policy π_SFT.")
     learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(40, "Optimizer steps.", ge=1)
+    max_steps: int = F(24, "Optimizer steps.", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(384, "Tokens per example (prompt + reply); longer histories keep their latest turns.", ge=32)
-    eval_steps: int = F(10, "Evaluate held-out loss every this many steps.", ge=1)
+    eval_steps: int = F(12, "Evaluate held-out loss every this many steps (and before the first).", ge=1)
+    max_eval_examples: int | None = F(
+        16, "Held-out (valid/test split) examples used for the eval loss; null uses all.", ge=1
+    )
     warmup_ratio: float = F(0.05, "Fraction of steps with linear warm-up.", ge=0, le=1)
     seed: int = F(42, "Training seed.")
     use_cpu: bool = F(True, "Force CPU training (the offline default). Set false on a GPU machine.")
@@ -163,13 +166,13 @@ class GenerationConfig(Section):
 
 class CandidatesConfig(Section):
     k: int = F(4, "Samples per (context, persona): the K candidates the judge ranks.", ge=2)
-    temperature: float = F(0.9, "Sampling temperature (> 0 so the K samples differ).", gt=0)
-    top_p: float = F(0.95, "Nucleus sampling mass.", gt=0, le=1)
-    max_new_tokens: int = F(64, "Reply length cap in tokens.", ge=1)
+    temperature: float = F(0.8, "Sampling temperature (> 0 so the K samples differ).", gt=0)
+    top_p: float = F(0.9, "Nucleus sampling mass.", gt=0, le=1)
+    max_new_tokens: int = F(56, "Reply length cap in tokens.", ge=1)
     max_prompt_tokens: int = F(768, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
     split: Literal["train", "valid", "test"] = F("train", "Contexts that get candidates (Stage 1 trains on them).")
     contexts_per_domain: int | None = F(
-        4, "Contexts of that split sampled per (dataset, domain) for candidates; null takes all.", ge=1
+        3, "Contexts of that split sampled per (dataset, domain) for candidates; null takes all.", ge=1
     )
     seed: int = F(7, "Sampling seed; each (context, persona, sample) gets its own derived seed.")
     generation: GenerationConfig = F(GenerationConfig(), "Backend settings.")

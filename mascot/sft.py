@@ -54,6 +54,8 @@ def train_sft(
 
     train = sft_examples(contexts.filter(pl.col("split") == "train"), prompts, count, cfg.max_length)
     evals = sft_examples(contexts.filter(pl.col("split") != "train"), prompts, count, cfg.max_length)
+    if cfg.max_eval_examples and len(evals) > cfg.max_eval_examples:  # an even spread over datasets and domains
+        evals = evals[:: len(evals) // cfg.max_eval_examples][: cfg.max_eval_examples]
     if not train:
         raise ValueError("sft: no train contexts with a reference reply; check ingest.splits and ingest.n_per_domain")
     out_dir = Path(out_dir)
@@ -99,7 +101,8 @@ def train_sft(
     )
     first_eval = trainer.evaluate() if evals else {}
     result = trainer.train()
-    last_eval = trainer.evaluate() if evals else {}
+    logged = [h["eval_loss"] for h in trainer.state.log_history if h.get("step") == result.global_step and "eval_loss" in h]
+    last_eval = {"eval_loss": logged[-1]} if logged else (trainer.evaluate() if evals else {})
     trainer.model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     trainable, total = trainer.model.get_nb_trainable_parameters()

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +34,10 @@ def run_stage(name: str, main: Callable[[argparse.Namespace, MascotConfig], None
         cfg = load_config(args.params)
         main(args, cfg)
     except USER_ERRORS as exc:
+        if os.environ.get("MASCOT_DEBUG"):
+            raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"mascot {name}: error: {message}", file=sys.stderr)
+        print(f"mascot {name}: error: {message}\n(set MASCOT_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(2)
 
 

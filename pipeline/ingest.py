@@ -10,7 +10,7 @@ from mascot.stage import log, run_stage, write_metrics
 
 def main(args, cfg):
     contexts, report = ingest(cfg.ingest)
-    for line in report.log_lines():
+    for line in report.log_lines() if len(report) else []:
         log.warning(line)
     write_table(contexts, args.out, CONTEXTS)
     with open(args.issues, "w", encoding="utf-8") as fh:  # every repaired/dropped row, for a person to inspect

@@ -33,7 +33,10 @@ def backend(tiny_model):
 
 
 def test_batched_greedy_equals_one_at_a_time(backend):
-    batched = backend.generate(PROMPTS, GREEDY, seeds=[0] * len(PROMPTS))
+    # repeated prompts (the K samples of a context) share one prefill; that must not change the output
+    batched = backend.generate(PROMPTS + PROMPTS[::2], GREEDY, seeds=[0] * 8)
+    assert [g.text for g in batched[5:]] == [g.text for g in batched[:5:2]]
+    batched = batched[:5]
     single = [backend.generate([p], GREEDY, seeds=[0])[0] for p in PROMPTS]
     assert [g.text for g in batched] == [g.text for g in single]
     assert [g.completion_tokens for g in batched] == [g.completion_tokens for g in single]

@@ -91,3 +91,45 @@ def test_api_key_comes_from_the_named_environment_variable(monkeypatch):
     monkeypatch.setenv("MASCOT_TEST_KEY", "sk-secret")
     assert api_key(endpoint) == "sk-secret"
     assert "sk-secret" not in endpoint.model_dump_json()
+
+
+def test_candidates_stage_through_an_endpoint(llama_server, tmp_path, monkeypatch):
+    """The candidates stage switched to the openai backend by params alone; the API key set in
+    the environment reaches the server but none of the stage's outputs."""
+    import subprocess
+
+    import polars as pl
+
+    from mascot.config import IngestConfig, dump_params, profile_config
+    from mascot.data.ingest import ingest
+    from mascot.schemas import CANDIDATES, CONTEXTS, read_table, write_table
+
+    from .conftest import REPO
+
+    monkeypatch.chdir(REPO)
+    contexts, _ = ingest(IngestConfig(splits=["train"], n_per_domain={"train": 1}))
+    write_table(contexts, tmp_path / "contexts.parquet", CONTEXTS)
+    cfg = profile_config("tiny")
+    cfg.candidates.generation.backend = "openai"
+    cfg.candidates.generation.endpoint.base_url = llama_server
+    cfg.candidates.generation.endpoint.api_key_env = "MASCOT_TEST_KEY"
+    (tmp_path / "params.yaml").write_text(dump_params(cfg))
+    secret = "sk-test-5d1c0ffee"
+    out = {name: tmp_path / name for name in ("candidates.parquet", "candidates.json", "resume.jsonl")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.candidates", "--params", str(tmp_path / "params.yaml"),
+         "--base", "unused", "--sft", "unused", "--contexts", str(tmp_path / "contexts.parquet"),
+         "--out", str(out["candidates.parquet"]), "--metrics", str(out["candidates.json"]),
+         "--resume", str(out["resume.jsonl"])],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "MASCOT_TEST_KEY": secret},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = read_table(out["candidates.parquet"], CANDIDATES)
+    assert table.height == 6 * 4 * 2 and (table["backend"] == "openai").all()
+    assert table["model"].str.contains(llama_server, literal=True).all()
+    assert (table["response"].str.len_chars() > 0).mean() > 0.9
+    assert pl.Series([json.loads(p)[0]["role"] for p in table["prompt"]]).eq("system").all()
+    for path in (*out.values(), tmp_path / "params.yaml"):
+        assert secret not in path.read_bytes().decode("utf-8", "replace"), f"API key leaked into {path.name}"
+    assert secret not in proc.stdout + proc.stderr

@@ -105,6 +105,7 @@ class TransformersBackend:
         torch.manual_seed(seed)
         generated = self.model.generate(
             **enc,
+            past_key_values=self._shared_prefill(texts, enc),
             max_new_tokens=params.max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self._stop_ids(),
@@ -120,6 +121,30 @@ class TransformersBackend:
             reply = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
             results.append(Generation(reply, text, len(tokens), "length" if end is None else "stop"))
         return results
+
+    def _shared_prefill(self, texts: list[str], enc):
+        """Encode each distinct prompt once and share its KV cache between the rows that
+        repeat it (the K samples of one context and persona). On CPU the prompt pass is
+        most of the cost, so this makes K samples nearly as cheap as one."""
+        from transformers import DynamicCache
+
+        first = {t: i for i, t in reversed(list(enumerate(texts)))}
+        if len(first) == len(texts):
+            return None
+        unique = sorted(set(first.values()))
+        cache = DynamicCache(config=self.model.config)
+        # every token but the last: generate() feeds the last one itself and starts decoding
+        mask = enc["attention_mask"][unique, :-1]
+        self.model(
+            input_ids=enc["input_ids"][unique, :-1],
+            attention_mask=mask,
+            position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0),  # as generate() numbers left-padded rows
+            past_key_values=cache,
+            use_cache=True,
+        )
+        row_of = {i: r for r, i in enumerate(unique)}
+        cache.batch_select_indices(torch.tensor([row_of[first[t]] for t in texts], device=self.model.device))
+        return cache
 
     def _stop_ids(self) -> list[int]:
         ids = {self.tokenizer.eos_token_id}
