@@ -76,9 +76,11 @@ def generate_candidates(
     table is identical.
     """
     rows: list[dict] = []
+    used: list[str] = []
     for start in range(0, len(requests), chunk_size):
         chunk = requests[start : start + chunk_size]
         keys = [stable_hash(model_fingerprint, r.messages, r.seed, params.__dict__, chunk_size) for r in chunk]
+        used += keys
         if not all(k in store for k in keys):
             gens = backend.generate([r.messages for r in chunk], params, [r.seed for r in chunk])
             store.put_many((k, g.__dict__) for k, g in zip(keys, gens))
@@ -98,4 +100,5 @@ def generate_candidates(
                 }
             )
         progress(min(start + chunk_size, len(requests)), len(requests))
+    store.compact(used)
     return rows

@@ -66,3 +66,13 @@ class RecordStore:
             fh.writelines(lines)
             fh.flush()
             os.fsync(fh.fileno())
+
+    def compact(self, keep: Iterable[str]) -> None:
+        """Rewrite the file with only ``keep``: after a finished run, records of abandoned
+        inputs (an older model, other params) would only grow the file."""
+        keep = [k for k in dict.fromkeys(keep) if k in self.records]
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps({"key": k, "value": self.records[k]}, ensure_ascii=False) + "\n" for k in keep)
+        tmp.replace(self.path)
+        self.records = {k: self.records[k] for k in keep}

@@ -15,6 +15,7 @@ import polars as pl
 
 from mascot.config import SFTConfig
 from mascot.prompts import Prompts, fit_history
+from mascot.tracking import LiveCurves
 
 REPLY_BUDGET = 96  # tokens kept free for the reply when fitting the prompt into max_length
 
@@ -39,10 +40,8 @@ def train_sft(
 ) -> dict:
     """Train the adapter, save it to ``out_dir``; return final metrics."""
     from datasets import Dataset
-    from dvclive import Live
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.integrations import DVCLiveCallback
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
@@ -89,7 +88,6 @@ def train_sft(
         target_modules=cfg.lora.target_modules,
         task_type="CAUSAL_LM",
     )
-    live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
     trainer = SFTTrainer(
         model=model,
         args=args,
@@ -97,7 +95,7 @@ def train_sft(
         eval_dataset=Dataset.from_list(evals) if evals else None,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[DVCLiveCallback(live=live)],
+        callbacks=[LiveCurves(live_dir)],
     )
     first_eval = trainer.evaluate() if evals else {}
     result = trainer.train()

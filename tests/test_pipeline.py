@@ -70,6 +70,10 @@ def test_repro_tiny_profile_end_to_end(repo):
         assert (repo / "metrics" / f"{name}.json").exists()
     assert (repo / "models/sft/adapter_config.json").exists()
     assert "metrics/sft.json" in run(["dvc", "metrics", "show"], repo)
+    # training curves by optimizer step: eval before the first step and after the last
+    eval_loss = pl.read_csv(repo / "plots/sft/plots/metrics/eval/loss.tsv", separator="\t")
+    assert eval_loss["step"].to_list() == [0, 1, 2]
+    assert (repo / "plots/sft/plots/metrics/train/loss.tsv").exists()
 
 
 def test_second_repro_runs_nothing(repo):
@@ -88,3 +92,18 @@ def test_editing_a_persona_card_reruns_only_candidates(repo):
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()
     assert (repo / "data/candidates.parquet").read_bytes() != before
+
+
+def test_a_stage_rejects_bad_params_before_compute(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text().replace("  k: 4\n", "  k: 1\n").replace("max_steps:", "max_stepz:"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.candidates", "--params", str(params), "--base", "x", "--sft", "x",
+         "--contexts", str(tmp_path / "missing.parquet"), "--out", str(tmp_path / "c.parquet"),
+         "--metrics", str(tmp_path / "m.json"), "--resume", str(tmp_path / "r.jsonl")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "candidates.k: Input should be greater than or equal to 2" in proc.stderr
+    assert "sft.max_stepz: unknown key. Did you mean 'sft.max_steps'?" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "c.parquet").exists()
