@@ -154,6 +154,9 @@ class OpenAIEndpoint(Section):
     max_concurrency: int = F(8, "Requests in flight at once.", ge=1)
     timeout_s: float = F(60.0, "Per-request timeout in seconds.", gt=0)
     max_retries: int = F(4, "Retries with exponential backoff on timeouts, 429, 5xx and dropped connections.", ge=0)
+    backoff_s: float = F(
+        0.5, "First retry delay in seconds; doubles per retry (x0.5-1.5 jitter, capped at 30 s); Retry-After wins.", ge=0
+    )
 
 
 class GenerationConfig(Section):
@@ -178,6 +181,86 @@ class CandidatesConfig(Section):
     generation: GenerationConfig = F(GenerationConfig(), "Backend settings.")
 
 
+class JudgeConfig(Section):
+    name: str = F("base", "Judge name, recorded in every judgment; unique among label.judges.")
+    backend: Literal["transformers", "openai"] = F(
+        "transformers", "In-process Hugging Face model or an OpenAI-compatible endpoint."
+    )
+    model: str | None = F(
+        None, "transformers: a Hugging Face id or path; null uses the pipeline's base model (models/base)."
+    )
+    scoring: Literal["auto", "logprobs", "json"] = F(
+        "auto",
+        "logprobs: probability-weighted score over the tokens 1..5 (G-Eval); json: strict {\"score\": n}; "
+        "auto: logprobs where the backend returns token probabilities, else json.",
+    )
+    json_format: Literal["json_schema", "json_object_with_schema", "json_object"] = F(
+        "json_schema",
+        "openai, json scoring: how the score schema is sent. json_schema: OpenAI / vLLM structured outputs; "
+        "json_object_with_schema: llama.cpp's server (its json_schema type answers HTTP 500); json_object: no schema.",
+    )
+    top_logprobs: int = F(20, "openai: alternatives requested per token when scoring by logprobs.", ge=5, le=20)
+    min_digit_mass: float = F(
+        0.05, "logprobs: below this probability on the tokens 1..5 the answer counts as unparseable.", ge=0, lt=1
+    )
+    max_reasks: int = F(2, "Unparseable or out-of-range answers are asked again this many times, then recorded failed.", ge=0)
+    batch_size: int = F(8, "transformers: candidates scored per forward pass.", ge=1)
+    endpoint: OpenAIEndpoint = F(OpenAIEndpoint(), "Used when backend is openai.")
+
+
+class LabelConfig(Section):
+    rubrics: dict[str, str] = F(
+        {"empathetic_dialogues": "configs/rubrics/empathetic.yaml", "qmsum": "configs/rubrics/workplace.yaml"},
+        "Rubric file per dataset.",
+    )
+    judges: list[JudgeConfig] = F([JudgeConfig()], "One or more judges; pairs are built from their mean.")
+    delta: float = F(0.5, "Minimum aggregate-score gap δ for a (chosen, rejected) preference pair.", ge=0)
+    max_pairs_per_group: int | None = F(
+        None, "Cap on pairs per (context, persona), keeping the widest margins; null keeps all.", ge=1
+    )
+
+    @field_validator("judges")
+    @classmethod
+    def _unique_judges(cls, v: list[JudgeConfig]) -> list[JudgeConfig]:
+        names = [j.name for j in v]
+        if not v or len(set(names)) != len(names):
+            raise ValueError(f"need at least one judge, with unique names (got {names})")
+        return v
+
+    @field_validator("rubrics")
+    @classmethod
+    def _rubric_datasets(cls, v: dict[str, str]) -> dict[str, str]:
+        for ds in v:
+            if ds not in DATASETS:
+                raise ValueError(f"[{ds}]: " + _choice_msg("dataset", ds, DATASETS))
+        return v
+
+
+class PersonaRMConfig(Section):
+    base: str | None = F(
+        None, "Reward-model base: null uses the pipeline's base model (models/base); or any Hugging Face id or path."
+    )
+    lora: LoraConfig = F(
+        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
+        "Adapter of the reward model (the scalar head is trained in full).",
+    )
+    learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
+    max_steps: int = F(60, "Optimizer steps.", ge=1)
+    batch_size: int = F(8, "Pairs per device per step.", ge=1)
+    gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
+    max_length: int = F(512, "Tokens per (prompt + response); longer histories keep their latest turns.", ge=64)
+    eval_fraction: float = F(
+        0.2, "Share of (context, persona) groups held out for accuracy; whole groups, so no context leaks.", gt=0, lt=1
+    )
+    eval_steps: int = F(20, "Evaluate held-out accuracy every this many steps.", ge=1)
+    center_rewards_coefficient: float | None = F(
+        0.01, "Penalty pulling rewards towards zero mean (keeps them on a stable scale for GRPO); null disables.", ge=0
+    )
+    seed: int = F(42, "Training seed and held-out split seed.")
+    use_cpu: bool = F(True, "Force CPU training (the offline default). Set false on a GPU machine.")
+    bf16: bool = F(False, "bfloat16 mixed precision (GPU).")
+
+
 class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
@@ -186,6 +269,8 @@ class MascotConfig(Section):
     prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
     sft: SFTConfig = F(SFTConfig(), "Stage sft: the supervised policy π_SFT (LoRA on listener / meeting turns).")
     candidates: CandidatesConfig = F(CandidatesConfig(), "Stage candidates: K persona replies per context.")
+    label: LabelConfig = F(LabelConfig(), "Stage label: LLM-judge scores and preference pairs.")
+    persona_rm: PersonaRMConfig = F(PersonaRMConfig(), "Stage persona_rm: Bradley–Terry persona reward model.")
 
     @model_validator(mode="after")
     def _personas_for_every_dataset(self) -> MascotConfig:
@@ -326,6 +411,11 @@ def _emit(model: BaseModel, indent: int) -> str:
         if isinstance(value, BaseModel):
             out.append(f"{pad}{name}:")
             out.append(_emit(value, indent + 1))
+        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+            out.append(f"{pad}{name}:")
+            for item in value:  # "- " opens each entry; its keys follow, commented, one level deeper
+                body = _emit(item, indent + 2)
+                out.append(f"{pad}  - {body.lstrip()}")
         else:
             flow = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000, allow_unicode=True)
             out.append(f"{pad}{name}: {flow.strip().removesuffix('...').strip()}")

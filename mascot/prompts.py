@@ -41,7 +41,7 @@ class Prompts:
 
     def persona_messages(self, persona: Persona, context: Mapping[str, Any], history: list | None = None) -> list[Message]:
         """System = the persona card; user = the context and what to write."""
-        variables = _context_vars(context, history)
+        variables = context_vars(context, history)
         return [
             {"role": "system", "content": self.render("persona_system.jinja", persona=persona, **variables)},
             {"role": "user", "content": self.render("context_user.jinja", speaker=persona.display_name, **variables)},
@@ -49,7 +49,7 @@ class Prompts:
 
     def sft_messages(self, context: Mapping[str, Any], history: list | None = None) -> list[Message]:
         """The persona-free prompt π_SFT learns to answer with the human reference turn."""
-        variables = _context_vars(context, history)
+        variables = context_vars(context, history)
         speaker = SFT_SPEAKER[context["dataset"]]
         return [
             {"role": "system", "content": self.render("sft_system.jinja", **variables)},
@@ -57,7 +57,7 @@ class Prompts:
         ]
 
 
-def _context_vars(context: Mapping[str, Any], history: list | None) -> dict[str, Any]:
+def context_vars(context: Mapping[str, Any], history: list | None) -> dict[str, Any]:
     return {
         "dataset": context["dataset"],
         "domain": context["domain"],

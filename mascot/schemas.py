@@ -19,6 +19,8 @@ DOMAINS = {
 }
 ALL_DOMAINS = tuple(d for ds in DATASETS for d in DOMAINS[ds])
 
+ID_COLUMNS = ("pair_id", "candidate_id", "context_id")  # how a bad row is named, most specific first
+
 TURN = pl.Struct({"speaker": pl.Utf8, "text": pl.Utf8})
 
 
@@ -85,7 +87,84 @@ CANDIDATES = pa.DataFrameSchema(
     ordered=False,
 )
 
-TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES)}
+JUDGMENTS = pa.DataFrameSchema(
+    name="judgments",
+    columns={
+        "candidate_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "judge": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "model": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "rubric": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "rubric_version": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "criterion": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        # null exactly when status is "failed": a failure is recorded, never replaced by a default
+        "score": pa.Column(pl.Float64, [pa.Check.ge(1.0), pa.Check.le(5.0)], nullable=True),
+        "status": pa.Column(pl.Utf8, pa.Check.isin(("ok", "failed"))),
+        "method": pa.Column(pl.Utf8, pa.Check.isin(("logprobs", "json"))),
+        "attempts": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "raw": pa.Column(pl.Utf8),
+    },
+    checks=[
+        pa.Check(
+            lambda data: data.lazyframe.select((pl.col("status") == "ok") == pl.col("score").is_not_null()),
+            name="score_present_exactly_when_ok",
+        ),
+    ],
+    unique=["candidate_id", "judge", "criterion"],
+    strict=True,
+    ordered=False,
+)
+
+
+def preference_pairs_schema(delta: float) -> pa.DataFrameSchema:
+    """Pairs with a judged gap of at least ``delta`` inside one (context, persona)."""
+
+    def same_group(data) -> pl.LazyFrame:
+        prefix = pl.col("context_id") + "|" + pl.col("persona") + "|"
+        return data.lazyframe.select(
+            pl.col("chosen_id").str.starts_with(prefix) & pl.col("rejected_id").str.starts_with(prefix)
+        )
+
+    def not_reversed(data) -> pl.LazyFrame:
+        # (a, b) and (b, a) together would be a contradiction, not two preferences
+        lf = data.lazyframe
+        rev = lf.select(pl.col("rejected_id").alias("chosen_id"), pl.col("chosen_id").alias("rejected_id"), flag=pl.lit(True))
+        return lf.join(rev, on=["chosen_id", "rejected_id"], how="left", maintain_order="left").select(
+            pl.col("flag").is_null()
+        )
+
+    return pa.DataFrameSchema(
+        name="preference_pairs",
+        columns={
+            "pair_id": pa.Column(pl.Utf8, unique=True, checks=pa.Check(_nonblank)),
+            "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+            "persona": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+            "chosen_id": pa.Column(pl.Utf8),
+            "rejected_id": pa.Column(pl.Utf8),
+            "chosen": pa.Column(pl.Utf8),
+            "rejected": pa.Column(pl.Utf8),
+            "score_chosen": pa.Column(pl.Float64, [pa.Check.ge(1.0), pa.Check.le(5.0)]),
+            "score_rejected": pa.Column(pl.Float64, [pa.Check.ge(1.0), pa.Check.le(5.0)]),
+            "margin": pa.Column(pl.Float64, pa.Check.ge(delta)),
+        },
+        checks=[
+            pa.Check(lambda d: d.lazyframe.select(pl.col("chosen_id") != pl.col("rejected_id")), name="chosen_id_differs"),
+            pa.Check(lambda d: d.lazyframe.select(pl.col("chosen") != pl.col("rejected")), name="chosen_text_differs"),
+            pa.Check(same_group, name="both_from_the_same_context_and_persona"),
+            pa.Check(
+                lambda d: d.lazyframe.select(
+                    (pl.col("score_chosen") - pl.col("score_rejected") - pl.col("margin")).abs() < 1e-9
+                ),
+                name="margin_is_score_difference",
+            ),
+            pa.Check(not_reversed, name="no_pair_also_reversed"),
+        ],
+        unique=["chosen_id", "rejected_id"],
+        strict=True,
+        ordered=False,
+    )
+
+
+TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS)}
 
 
 def validate(df: pl.DataFrame, schema: pa.DataFrameSchema, where: str | Path = "") -> pl.DataFrame:
@@ -107,12 +186,11 @@ def _describe(exc: Exception, df: pl.DataFrame, table: str, where: str | Path) -
     for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
         rows = [i for i in group["index"].to_list() if i is not None][:5] if "index" in group.columns else []
         values = [str(v)[:80] for v in group["failure_case"].to_list()[:5]]
-        col = column if column is not None else "<table>"
-        lines.append(f"  column '{col}', check {check}: {len(group)} failure(s); first rows {rows}, values {values}")
-        if rows and "context_id" in df.columns and column != "context_id":
-            ids = df[rows]["context_id"].to_list() if max(rows) < df.height else []
-            if ids:
-                lines.append(f"    context_id of those rows: {ids}")
+        where_ = "table-wide" if column in (None, table) else f"column '{column}'"
+        lines.append(f"  {where_}, check {check}: {len(group)} failure(s); first rows {rows}, values {values}")
+        id_col = next((c for c in ID_COLUMNS if c in df.columns), None)
+        if rows and id_col and column != id_col and max(rows) < df.height:
+            lines.append(f"    {id_col} of those rows: {df[rows][id_col].to_list()}")
     return "\n".join(lines)
 
 

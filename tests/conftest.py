@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -71,3 +76,52 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """Base URL (no /v1) of a llama.cpp server, started as in tests/test_openai_backend.py except:
+    - its log goes to a file: the server logs timings on stderr for every request, and an
+      unread PIPE fills up after a few dozen requests and blocks the server mid-request;
+    - one thread: on a busy 2-core machine ggml's multi-threaded prompt eval of a 33-token
+      prompt swings from 0.15 s to 10 s (threads spinning at barriers); one thread stays ~0.15 s."""
+    from mascot.llm.base_model import offline_gguf
+
+    folder, name = offline_gguf()
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("llama_server") / "stderr.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", f"{folder}/{name}", "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--interrupt_requests", "false", "--seed", "0",
+         "--n_threads", "1", "--n_threads_batch", "1"],
+        stdout=subprocess.DEVNULL, stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    try:
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"llama.cpp server exited: {log_path.read_text(errors='replace')[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{base}/v1/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            pytest.fail("llama.cpp server did not come up within 90 s")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()

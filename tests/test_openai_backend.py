@@ -8,13 +8,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from mascot.config import OpenAIEndpoint
 from mascot.llm import BackendError, SamplingParams
-from mascot.llm.base_model import offline_gguf
 from mascot.llm.openai_backend import OpenAIBackend
 
 
@@ -25,30 +23,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server():
-    folder, name = offline_gguf()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", f"{folder}/{name}", "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--interrupt_requests", "false", "--seed", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"llama.cpp server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama.cpp server did not come up within 90 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+def llama_url(llama_server):
+    return f"{llama_server}/v1"
 
 
 MESSAGES = [
@@ -59,8 +35,8 @@ MESSAGES = [
 ]
 
 
-def test_concurrent_generation_over_http(llama_server):
-    backend = OpenAIBackend(OpenAIEndpoint(base_url=llama_server, model="smollm2", max_concurrency=3, timeout_s=60))
+def test_concurrent_generation_over_http(llama_url):
+    backend = OpenAIBackend(OpenAIEndpoint(base_url=llama_url, model="smollm2", max_concurrency=3, timeout_s=60))
     params = SamplingParams(temperature=0.0, max_new_tokens=24)
     started = time.time()
     gens = backend.generate(MESSAGES, params, seeds=list(range(len(MESSAGES))))
@@ -72,12 +48,12 @@ def test_concurrent_generation_over_http(llama_server):
         assert 0 < gen.completion_tokens <= 24 and gen.finish_reason in ("stop", "length")
 
 
-def test_answers_stay_attached_to_their_prompts_under_concurrency(llama_server):
+def test_answers_stay_attached_to_their_prompts_under_concurrency(llama_url):
     # llama.cpp reuses the previous prompt's KV cache, so greedy text can vary between runs;
     # a word the model is asked to repeat cannot wander to another prompt's answer.
     words = ["apple", "river", "castle", "pencil", "garden", "rocket"]
     prompts = [[{"role": "user", "content": f"Repeat this word exactly once and nothing else: {w}"}] for w in words]
-    backend = OpenAIBackend(OpenAIEndpoint(base_url=llama_server, max_concurrency=3))
+    backend = OpenAIBackend(OpenAIEndpoint(base_url=llama_url, max_concurrency=3))
     gens = backend.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=8), seeds=[0] * len(words))
     own = [w in g.text.lower() for w, g in zip(words, gens)]
     assert sum(own) >= 3, [g.text for g in gens]
@@ -103,10 +79,9 @@ def test_api_key_comes_from_the_named_environment_variable(monkeypatch):
     assert "sk-secret" not in endpoint.model_dump_json()
 
 
-def test_candidates_stage_through_an_endpoint(llama_server, tmp_path, monkeypatch):
+def test_candidates_stage_through_an_endpoint(llama_url, tmp_path, monkeypatch):
     """The candidates stage switched to the openai backend by params alone; the API key set in
     the environment reaches the server but none of the stage's outputs."""
-    import subprocess
 
     import polars as pl
 
@@ -121,7 +96,7 @@ def test_candidates_stage_through_an_endpoint(llama_server, tmp_path, monkeypatc
     write_table(contexts, tmp_path / "contexts.parquet", CONTEXTS)
     cfg = profile_config("tiny")
     cfg.candidates.generation.backend = "openai"
-    cfg.candidates.generation.endpoint.base_url = llama_server
+    cfg.candidates.generation.endpoint.base_url = llama_url
     cfg.candidates.generation.endpoint.api_key_env = "MASCOT_TEST_KEY"
     (tmp_path / "params.yaml").write_text(dump_params(cfg))
     secret = "sk-test-5d1c0ffee"
@@ -137,7 +112,7 @@ def test_candidates_stage_through_an_endpoint(llama_server, tmp_path, monkeypatc
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = read_table(out["candidates.parquet"], CANDIDATES)
     assert table.height == 6 * 4 * 2 and (table["backend"] == "openai").all()
-    assert table["model"].str.contains(llama_server, literal=True).all()
+    assert table["model"].str.contains(llama_url, literal=True).all()
     assert (table["response"].str.len_chars() > 0).mean() > 0.9
     assert pl.Series([json.loads(p)[0]["role"] for p in table["prompt"]]).eq("system").all()
     for path in (*out.values(), tmp_path / "params.yaml"):

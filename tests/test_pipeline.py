@@ -14,10 +14,11 @@ import polars as pl
 import pytest
 
 from mascot.config import dump_params, profile_config
-from mascot.schemas import CANDIDATES, CONTEXTS, read_table
+from mascot.schemas import CANDIDATES, CONTEXTS, JUDGMENTS, preference_pairs_schema, read_table
 
 from .conftest import REPO
 
+STAGES = ["base_model", "ingest", "sft", "candidates", "label"]
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
 
@@ -46,6 +47,7 @@ def repo(tmp_path_factory, tiny_model) -> Path:
             shutil.copy(src, dst)
     cfg = profile_config("tiny")
     cfg.model.base = str(tiny_model)
+    cfg.label.judges[0].min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
     (root / "params.yaml").write_text(dump_params(cfg))
     run(["git", "init", "-q"], root)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
@@ -55,7 +57,7 @@ def repo(tmp_path_factory, tiny_model) -> Path:
 
 def test_repro_tiny_profile_end_to_end(repo):
     out = run(["dvc", "repro"], repo)
-    assert sorted(stages_run(out)) == ["base_model", "candidates", "ingest", "sft"]
+    assert sorted(stages_run(out)) == sorted(STAGES)
     contexts = read_table(repo / "data/contexts.parquet", CONTEXTS)
     assert set(contexts["domain"]) == {"positive", "negative", "neutral", "academic", "committee", "product"}
     candidates = read_table(repo / "data/candidates.parquet", CANDIDATES)
@@ -66,8 +68,11 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert by_dataset["empathetic_dialogues"] == ["action_guide", "the_anchor", "the_beacon", "the_catalyst"]
     assert by_dataset["qmsum"] == ["the_analyst", "the_facilitator", "the_implementer", "the_innovator"]
     assert candidates["prompt"].str.contains("<|im_start|>assistant", literal=True).all()
-    for name in ("base_model", "ingest", "sft", "candidates"):
+    for name in STAGES:
         assert (repo / "metrics" / f"{name}.json").exists()
+    judgments = read_table(repo / "data/judgments.parquet", JUDGMENTS)
+    assert judgments.height == candidates.height * 5 and (judgments["status"] == "ok").all()
+    read_table(repo / "data/preference_pairs.parquet", preference_pairs_schema(0.5))
     assert (repo / "models/sft/adapter_config.json").exists()
     assert "metrics/sft.json" in run(["dvc", "metrics", "show"], repo)
     # training curves by optimizer step: eval before the first step and after the last
@@ -82,12 +87,12 @@ def test_second_repro_runs_nothing(repo):
     assert "up to date" in run(["dvc", "status"], repo)
 
 
-def test_editing_a_persona_card_reruns_only_candidates(repo):
+def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     card = repo / "configs/personas/empathetic/the_beacon.yaml"
     card.write_text(card.read_text().replace("Upbeat, sincere, hopeful", "Upbeat, sincere, quietly hopeful"))
     before = (repo / "data/candidates.parquet").read_bytes()
     out = run(["dvc", "repro"], repo)
-    assert stages_run(out) == ["candidates"], out
+    assert stages_run(out) == ["candidates", "label"], out
     after = read_table(repo / "data/candidates.parquet", CANDIDATES)
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()

@@ -1,0 +1,157 @@
+"""Stage 1, steps 2-3: judge every candidate on every criterion, then build preference pairs.
+
+Judging goes through a persistent cache keyed by (judge, model, rubric version, scoring,
+exact prompt), filled chunk by chunk, so a killed run resumes where it stopped and a
+repeated run costs nothing. Chunks are cut from the full list before the cache is
+consulted, so a resumed run sends exactly the batches an uninterrupted one would and the
+tables come out equal. Only successful scores are cached: a failure is recorded in the
+table and tried again on the next run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import asdict
+
+import polars as pl
+
+from mascot.judge import Judge, JudgeItem, Score, judge_messages
+from mascot.judge.rubric import Rubric
+from mascot.personas import Persona
+from mascot.prompts import Prompts
+from mascot.registry import Registry
+from mascot.resume import RecordStore, stable_hash
+
+
+def build_items(candidates: pl.DataFrame, contexts: pl.DataFrame, cards: Registry[Persona],
+                rubrics: dict[str, Rubric]) -> list[JudgeItem]:
+    rows = candidates.join(contexts, on="context_id", how="left")
+    missing = rows.filter(pl.col("dataset").is_null())["candidate_id"].to_list()
+    if missing:
+        raise ValueError(f"label: {len(missing)} candidate(s) refer to contexts not in the contexts table, e.g. {missing[:3]}")
+    items = []
+    for r in rows.iter_rows(named=True):
+        if r["dataset"] not in rubrics:
+            raise ValueError(f"label.rubrics: no rubric for dataset '{r['dataset']}' (candidate {r['candidate_id']})")
+        items.append(JudgeItem(r["candidate_id"], r, cards.get(r["persona"], where="candidates.persona"),
+                               r["response"], rubrics[r["dataset"]]))
+    return items
+
+
+def run_judge(judge: Judge, items: list[JudgeItem], prompts: Prompts, store: RecordStore, model_key: str,
+              scoring: str, chunk_size: int, progress: Callable[[int, int], None] = lambda d, t: None) -> list[list[Score]]:
+    def key(item: JudgeItem, criterion) -> str:
+        return stable_hash(judge.name, model_key, item.rubric.name, item.rubric.version, scoring,
+                           criterion.name, judge_messages(prompts, item, criterion, "logprobs"))
+
+    results: list[list[Score]] = []
+    for start in range(0, len(items), chunk_size):
+        chunk = items[start : start + chunk_size]
+        keys = [[key(it, c) for c in it.rubric.criteria] for it in chunk]
+        if all(k in store for ks in keys for k in ks):
+            judge.stats.cache_hits += sum(len(ks) for ks in keys)
+            scores = [[Score(**store.get(k)) for k in ks] for ks in keys]
+        else:
+            scores = judge.judge(chunk)
+            store.put_many((k, asdict(s)) for ks, ss in zip(keys, scores) for k, s in zip(ks, ss) if s.status == "ok")
+        results.extend(scores)
+        progress(min(start + chunk_size, len(items)), len(items))
+    return results
+
+
+def judgments_table(judge: Judge, items: list[JudgeItem], scores: list[list[Score]]) -> pl.DataFrame:
+    rows = [
+        {
+            "candidate_id": it.candidate_id,
+            "judge": judge.name,
+            "model": judge.model_name,
+            "rubric": it.rubric.name,
+            "rubric_version": it.rubric.version,
+            "criterion": s.criterion,
+            "score": s.score,
+            "status": s.status,
+            "method": s.method,
+            "attempts": s.attempts,
+            "raw": s.raw,
+        }
+        for it, ss in zip(items, scores)
+        for s in ss
+    ]
+    return pl.DataFrame(rows, schema_overrides={"score": pl.Float64, "attempts": pl.Int64})
+
+
+def aggregate(judgments: pl.DataFrame) -> pl.DataFrame:
+    """s(y): mean over criteria of the judges' mean per criterion. A candidate with a
+    criterion that no judge scored gets no aggregate (it cannot be compared fairly)."""
+    # sorted before summing: polars' parallel group-by may otherwise add in a different order
+    # from run to run, and a resumed run must give bit-identical pairs
+    per_criterion = judgments.group_by("candidate_id", "criterion").agg(pl.col("score").sort().mean())
+    return (
+        per_criterion.group_by("candidate_id")
+        .agg(score=pl.when(pl.col("score").null_count() == 0).then(pl.col("score").sort().mean()), criteria=pl.len())
+        .sort("candidate_id")
+    )
+
+
+def build_pairs(candidates: pl.DataFrame, scores: pl.DataFrame, delta: float, max_per_group: int | None) -> pl.DataFrame:
+    """Within each (context, persona): every two candidates whose aggregates differ by ≥ δ,
+    the higher one chosen. Identical texts never pair (they carry no preference)."""
+    scored = candidates.join(scores.filter(pl.col("score").is_not_null()), on="candidate_id")
+    rows = []
+    for (context_id, persona), group in scored.sort("candidate_id").group_by("context_id", "persona", maintain_order=True):
+        pairs = []
+        for a, b in itertools.combinations(group.iter_rows(named=True), 2):
+            hi, lo = (a, b) if a["score"] >= b["score"] else (b, a)
+            margin = hi["score"] - lo["score"]
+            if margin >= delta and margin > 0 and hi["response"] != lo["response"]:
+                pairs.append((margin, hi, lo))
+        pairs.sort(key=lambda p: (-p[0], p[1]["candidate_id"], p[2]["candidate_id"]))
+        for margin, hi, lo in pairs[:max_per_group]:
+            rows.append({
+                "pair_id": f"{hi['candidate_id']}>{lo['candidate_id']}",
+                "context_id": context_id,
+                "persona": persona,
+                "chosen_id": hi["candidate_id"],
+                "rejected_id": lo["candidate_id"],
+                "chosen": hi["response"],
+                "rejected": lo["response"],
+                "score_chosen": hi["score"],
+                "score_rejected": lo["score"],
+                "margin": hi["score"] - lo["score"],
+            })
+    schema = {"pair_id": pl.Utf8, "context_id": pl.Utf8, "persona": pl.Utf8, "chosen_id": pl.Utf8,
+              "rejected_id": pl.Utf8, "chosen": pl.Utf8, "rejected": pl.Utf8, "score_chosen": pl.Float64,
+              "score_rejected": pl.Float64, "margin": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def agreement(judgments: pl.DataFrame) -> dict[str, float]:
+    """Per criterion, across judges: mean pairwise Spearman ρ and Krippendorff's α (interval)."""
+    import krippendorff
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    judges = sorted(judgments["judge"].unique())
+    if len(judges) < 2:
+        return {}
+    out = {}
+    for criterion in sorted(judgments["criterion"].unique()):
+        wide = (
+            judgments.filter(pl.col("criterion") == criterion)
+            .pivot(on="judge", index="candidate_id", values="score")
+            .select(judges)
+        )
+        matrix = wide.to_numpy().T.astype(float)  # judges × candidates, NaN where a judge failed
+        rhos = []
+        for i, j in itertools.combinations(range(len(judges)), 2):
+            ok = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
+            if ok.sum() > 2:
+                rhos.append(spearmanr(matrix[i][ok], matrix[j][ok]).statistic)
+        out[f"agreement.{criterion}.spearman"] = round(float(np.nanmean(rhos)), 4) if rhos else None
+        try:
+            alpha = krippendorff.alpha(reliability_data=matrix, level_of_measurement="interval")
+            out[f"agreement.{criterion}.krippendorff_alpha"] = round(float(alpha), 4)
+        except ValueError:  # no variation at all: α is undefined
+            out[f"agreement.{criterion}.krippendorff_alpha"] = None
+    return out
