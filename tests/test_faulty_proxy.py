@@ -31,16 +31,11 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-
+from .conftest import free_port
 from .faulty_proxy import FAULTS, FaultyProxy
 
 MESSAGES = [{"role": "user", "content": "Say hi."}]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

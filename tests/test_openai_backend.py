@@ -4,7 +4,6 @@ serving the offline SmolLM2 GGUF (no mocked client)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,11 +14,7 @@ from mascot.config import OpenAIEndpoint
 from mascot.llm import BackendError, SamplingParams
 from mascot.llm.openai_backend import OpenAIBackend
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import free_port
 
 
 @pytest.fixture(scope="module")
