@@ -27,6 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("action", choices=["write"])
     s.add_argument("dir", nargs="?", default="data/sample")
 
+    sc = sub.add_parser("score", help="score replies with a trained persona reward model (one JSON line per reply)")
+    sc.add_argument("--model", default="models/persona_rm", help="folder written by the persona_rm stage")
+    sc.add_argument("--persona", required=True, help="persona card name, e.g. the_anchor")
+    sc.add_argument("--situation", required=True, help="what the person is going through (the meeting, for qmsum)")
+    sc.add_argument("--emotion", help="the person's emotion; required for empathetic_dialogues contexts")
+    sc.add_argument("--dataset", choices=["empathetic_dialogues", "qmsum"], help="default: the persona's training data")
+    sc.add_argument("--domain", help="default: the emotion's valence (empathetic_dialogues)")
+    sc.add_argument("--query", help="qmsum: the question on the table")
+    sc.add_argument("--history-file", help='JSON list of {"speaker": ..., "text": ...} turns, oldest first')
+    sc.add_argument("--response", action="append", required=True, help="a reply to score; repeat for several")
+    sc.add_argument("--personas-dir", default="configs/personas", help="folder of persona cards")
+    sc.add_argument("--prompts-dir", help="default: the prompts dir recorded in the model's mascot_rm.json")
+    sc.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
+    sc.add_argument("--batch-size", type=int, default=16, help="replies scored together")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "params":
@@ -47,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             for name in cards:
                 card = cards.get(name)
                 print(f"{name:18} {card.display_name:18} {card.role:22} {used.get(name, '(unused)')}")
+        elif args.command == "score":
+            from mascot.reward_model import score_cli
+
+            return score_cli(args)
         elif args.command == "sample":
             from mascot.data.sample import write_sample
 

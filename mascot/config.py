@@ -246,8 +246,8 @@ class PersonaRMConfig(Section):
     )
     learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
     max_steps: int = F(60, "Optimizer steps.", ge=1)
-    batch_size: int = F(8, "Pairs per device per step.", ge=1)
-    gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
+    batch_size: int = F(2, "Pairs per device per step (8 pairs of 512 tokens peak at 18 GB on CPU).", ge=1)
+    gradient_accumulation_steps: int = F(4, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(512, "Tokens per (prompt + response); longer histories keep their latest turns.", ge=64)
     eval_fraction: float = F(
         0.2, "Share of (context, persona) groups held out for accuracy; whole groups, so no context leaks.", gt=0, lt=1

@@ -54,7 +54,9 @@ def train_sft(
     model = AutoModelForCausalLM.from_pretrained(base_dir)
 
     def count(messages):
-        return len(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True))
+        # transformers 5 returns a BatchEncoding here; its len() would be the number of keys
+        ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=True)
+        return len(ids["input_ids"])
 
     train = sft_examples(contexts.filter(pl.col("split") == "train"), prompts, count, cfg.max_length)
     evals = sft_examples(contexts.filter(pl.col("split") != "train"), prompts, count, cfg.max_length)
