@@ -322,11 +322,10 @@ def train_persona_rm(
     """Train r_φ, save the merged model to ``out_dir``; return held-out metrics from the saved model."""
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
     from trl import RewardConfig, RewardTrainer
 
-    from mascot.tracking import LiveCurves
+    from mascot.tracking import LiveCurves, lora_config, trainer_args
 
     # the score head is initialised at random when the model is built: seed first, so the init
     # (and with it eval_accuracy_before) is the same on every run
@@ -351,37 +350,14 @@ def train_persona_rm(
 
     scratch = tempfile.mkdtemp(prefix="mascot-rm-")
     args = RewardConfig(
-        output_dir=scratch,  # checkpoints are off; out_dir holds the merged model only
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type="linear",
+        **trainer_args(cfg, scratch, has_eval=bool(eval_rows)),  # bf16 explicit: RewardConfig defaults to True
         max_length=None,  # _encode_pairs already dropped (and named) the pairs that do not fit
         center_rewards_coefficient=cfg.center_rewards_coefficient,
-        eval_strategy="steps" if eval_rows else "no",
-        eval_steps=cfg.eval_steps,
-        logging_steps=max(1, min(cfg.eval_steps, 5)),
-        save_strategy="no",
-        report_to="none",
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        use_cpu=cfg.use_cpu,
-        bf16=cfg.bf16,  # RewardConfig defaults to True; CPU runs need it off
         activation_checkpointing=False,  # RewardConfig turns it on by default: a slowdown small RMs do not need
         disable_dropout=False,  # keep persona_rm.lora.dropout; decoder bases carry no dropout of their own
-        dataloader_num_workers=0,
-        disable_tqdm=True,
     )
-    peft_config = LoraConfig(
-        r=cfg.lora.r,
-        lora_alpha=cfg.lora.alpha,
-        lora_dropout=cfg.lora.dropout,
-        target_modules=cfg.lora.target_modules,
-        task_type="SEQ_CLS",
-        modules_to_save=["score"],  # the head starts random: it must be trained in full, not through an adapter
-    )
+    # the head starts random: it must be trained in full, not through an adapter
+    peft_config = lora_config(cfg.lora, "SEQ_CLS", modules_to_save=["score"])
     trainer = RewardTrainer(
         model=model,
         args=args,

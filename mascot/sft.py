@@ -18,7 +18,7 @@ import polars as pl
 
 from mascot.config import SFTConfig
 from mascot.prompts import Prompts, fit_history
-from mascot.tracking import LiveCurves
+from mascot.tracking import LiveCurves, lora_config, trainer_args
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ def train_sft(
 ) -> dict:
     """Train the adapter, save it to ``out_dir``; return final metrics."""
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
@@ -67,35 +66,12 @@ def train_sft(
     out_dir = Path(out_dir)
     scratch = tempfile.mkdtemp(prefix="mascot-sft-")
     args = TRLSFTConfig(
-        output_dir=scratch,  # checkpoints are off; keep the adapter folder (a DVC out) to the adapter
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type="linear",
+        **trainer_args(cfg, scratch, has_eval=bool(evals)),
         warmup_steps=math.ceil(cfg.warmup_ratio * cfg.max_steps),
         max_length=cfg.max_length,
-        eval_strategy="steps" if evals else "no",
-        eval_steps=cfg.eval_steps,
-        logging_steps=max(1, min(cfg.eval_steps, 5)),
-        save_strategy="no",
-        report_to="none",
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        use_cpu=cfg.use_cpu,
-        bf16=cfg.bf16,
         gradient_checkpointing=cfg.gradient_checkpointing,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
     )
-    peft_config = LoraConfig(
-        r=cfg.lora.r,
-        lora_alpha=cfg.lora.alpha,
-        lora_dropout=cfg.lora.dropout,
-        target_modules=cfg.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
+    peft_config = lora_config(cfg.lora, "CAUSAL_LM")
     trainer = SFTTrainer(
         model=model,
         args=args,

@@ -1,4 +1,5 @@
-"""Training curves for `dvc plots`: a Trainer callback that logs to DVCLive by global step.
+"""What every training stage shares: the common Trainer arguments, the LoRA config, and
+training curves for `dvc plots` (a callback that logs to DVCLive by global step).
 
 transformers' own DVCLiveCallback advances DVCLive's step on every log event, so train
 and eval points land on made-up x values; here x is the optimizer step, and metrics are
@@ -8,6 +9,7 @@ grouped as ``train/<name>`` and ``eval/<name>`` so each curve is one TSV file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from transformers import TrainerCallback
 
@@ -35,3 +37,37 @@ class LiveCurves(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.live.end()
+
+
+def trainer_args(cfg: Any, output_dir: str, has_eval: bool) -> dict[str, Any]:
+    """Trainer arguments every stage sets the same way from its typed config (steps, batch,
+    optimiser, evaluation, seeds, device); checkpoints off, since a stage's DVC out is its model."""
+    return {
+        "output_dir": output_dir,
+        "max_steps": cfg.max_steps,
+        "per_device_train_batch_size": cfg.batch_size,
+        "per_device_eval_batch_size": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
+        "learning_rate": cfg.learning_rate,
+        "lr_scheduler_type": "linear",
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": cfg.eval_steps,
+        "logging_steps": max(1, min(cfg.eval_steps, 5)),
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": cfg.seed,
+        "data_seed": cfg.seed,
+        "use_cpu": cfg.use_cpu,
+        "bf16": cfg.bf16,
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
+
+
+def lora_config(cfg: Any, task_type: str, **extra: Any):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
+        task_type=task_type, **extra,
+    )
