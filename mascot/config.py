@@ -245,14 +245,14 @@ class PersonaRMConfig(Section):
         "Adapter of the reward model (the scalar head is trained in full).",
     )
     learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(60, "Optimizer steps.", ge=1)
+    max_steps: int = F(24, "Optimizer steps (24 × 8 pairs ≈ 2.5 passes over the offline default's ~80 train pairs).", ge=1)
     batch_size: int = F(2, "Pairs per device per step (8 pairs of 512 tokens peak at 18 GB on CPU).", ge=1)
     gradient_accumulation_steps: int = F(4, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(512, "Tokens per (prompt + response); longer histories keep their latest turns.", ge=64)
     eval_fraction: float = F(
         0.2, "Share of (context, persona) groups held out for accuracy; whole groups, so no context leaks.", gt=0, lt=1
     )
-    eval_steps: int = F(20, "Evaluate held-out accuracy every this many steps.", ge=1)
+    eval_steps: int = F(8, "Evaluate held-out accuracy every this many steps.", ge=1)
     center_rewards_coefficient: float | None = F(
         0.01, "Penalty pulling rewards towards zero mean (keeps them on a stable scale for GRPO); null disables.", ge=0
     )
@@ -261,22 +261,140 @@ class PersonaRMConfig(Section):
     bf16: bool = F(False, "bfloat16 mixed precision (GPU).")
 
 
+META_PHRASES = [
+    "as an ai", "an ai language model", "as a language model", "i am an ai", "i'm an ai", "i'm just an ai",
+    "as an assistant", "as your assistant", "my persona", "in character", "system prompt", "my instructions",
+    "the rules say", "1-3 sentences", "no name tag", "'s next message",
+]  # fmt: skip
+
+
+class FormatRewardConfig(Section):
+    """The rules are documented in mascot/format_reward.py."""
+
+    min_tokens: int = F(3, "length: fewest completion tokens a reply may have.", ge=1)
+    max_tokens: int = F(
+        60, "length: most completion tokens; keep it below the generation cap so a cut-off reply fails both.", ge=1
+    )
+    loop_ngram: int = F(3, "no_loop: word n-gram size checked for repetition.", ge=2)
+    max_repeated_ngram_share: float = F(
+        0.2, "no_loop: largest share of a reply's n-grams that may repeat an earlier one.", ge=0, le=1
+    )
+    prompt_copy_ngram: int = F(
+        8, "no_meta: a run of this many words copied from the system prompt is a leak; 0 disables the check.", ge=0
+    )
+    meta_phrases: list[str] = F(META_PHRASES, "no_meta: phrases (case-insensitive) that are role or prompt talk.")
+    weights: dict[str, float] = F(
+        {}, "Weight per rule (no_speaker_tag, no_other_voice, no_meta, length, ends_cleanly, no_loop); missing = 1."
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> FormatRewardConfig:
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(f"min_tokens ({self.min_tokens}) is above max_tokens ({self.max_tokens})")
+        return self
+
+
+class AgentsCheckConfig(Section):
+    split: Literal["train", "valid", "test"] = F("valid", "Held-out contexts for the before/after comparison.")
+    contexts_per_domain: int | None = F(
+        3, "Contexts of that split per (dataset, domain); null takes all.", ge=1
+    )
+    samples: int = F(2, "Replies per (context, persona), before and after, with the same seeds.", ge=1)
+    temperature: float = F(0.8, "Sampling temperature of the comparison (0 = greedy).", ge=0)
+    top_p: float = F(0.9, "Nucleus sampling mass of the comparison.", gt=0, le=1)
+    batch_size: int = F(8, "Replies generated per forward pass.", ge=1)
+    bootstrap_resamples: int = F(2000, "Bootstrap resamples for the confidence interval of each difference.", ge=100)
+    confidence: float = F(0.95, "Confidence level of the intervals.", gt=0, lt=1)
+    seed: int = F(11, "Sampling and bootstrap seed.")
+
+
+class GRPOAgentsConfig(Section):
+    adapter: Literal["shared", "per_persona"] = F(
+        "shared",
+        "shared: one persona-conditioned LoRA for every agent (the persona card is in the prompt, the reward model "
+        "is persona-conditioned, and every step's gradient serves all personas; the default because the offline "
+        "sample has only a few contexts per persona). per_persona: one LoRA per persona, trained one after another.",
+    )
+    lora: LoraConfig = F(LoraConfig(), "Adapter trained on top of π_SFT (the SFT adapter is merged first).")
+    split: Literal["train", "valid", "test"] = F("train", "Contexts whose prompts GRPO trains on.")
+    contexts_per_domain: int | None = F(
+        8, "Contexts of that split per (dataset, domain); each gives one prompt per persona; null takes all.", ge=1
+    )
+    max_prompt_tokens: int = F(384, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
+    num_generations: int = F(4, "Group size G: completions sampled per prompt and compared with each other.", ge=2)
+    batch_size: int = F(8, "Completions per device per step (a multiple of num_generations).", ge=1)
+    gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
+    learning_rate: float = F(3e-4, "Peak learning rate (linear decay).", gt=0)
+    beta: float = F(0.02, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0)
+    max_steps: int = F(40, "Optimizer steps (per adapter).", ge=1)
+    max_completion_length: int = F(64, "Tokens sampled per completion before it is cut off.", ge=8)
+    temperature: float = F(0.9, "Sampling temperature of the GRPO rollouts.", gt=0)
+    top_p: float = F(1.0, "Nucleus sampling mass of the rollouts.", gt=0, le=1)
+    reward_weights: dict[Literal["persona_rm", "format"], float] = F(
+        {"persona_rm": 1.0, "format": 1.0}, "Weight of each reward component in the composite reward."
+    )
+    standardize_persona_rm: bool = F(
+        True,
+        "Divide the persona-RM reward by its spread over the pairs it was trained on (and centre it), so its "
+        "weight is comparable with the format reward's [0, 1].",
+    )
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = F("dapo", "TRL GRPO loss aggregation (see TRL docs).")
+    scale_rewards: Literal["group", "batch", "none"] = F("group", "How advantages are scaled (TRL scale_rewards).")
+    logging_steps: int = F(1, "Log the training curves every this many steps.", ge=1)
+    gradient_checkpointing: bool = F(
+        False, "Recompute activations in the backward pass: less memory, slower steps (TRL's default is on)."
+    )
+    use_vllm: bool = F(False, "Generate rollouts with vLLM (GPU; `pip install vllm`).")
+    vllm_mode: Literal["colocate", "server"] = F(
+        "colocate", "colocate: vLLM inside the training processes; server: a separate `trl vllm-serve`."
+    )
+    vllm_server_base_url: str | None = F(None, "vllm_mode server: the server's URL (e.g. http://10.0.0.2:8000).")
+    vllm_gpu_memory_utilization: float = F(0.3, "vllm_mode colocate: GPU memory share vLLM may take.", gt=0, le=1)
+    seed: int = F(42, "Training seed.")
+    use_cpu: bool = F(True, "Force CPU training (the offline default). Set false on a GPU machine.")
+    bf16: bool = F(False, "bfloat16 mixed precision (GPU).")
+    check: AgentsCheckConfig = F(AgentsCheckConfig(), "Before/after comparison on held-out contexts.")
+
+    @model_validator(mode="after")
+    def _groups_fit(self) -> GRPOAgentsConfig:
+        per_update = self.batch_size * self.gradient_accumulation_steps
+        if per_update % self.num_generations:
+            raise ValueError(
+                f"batch_size × gradient_accumulation_steps = {per_update} completions is not a multiple of "
+                f"num_generations = {self.num_generations}; GRPO needs whole groups"
+            )
+        return self
+
+
 class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
     ingest: IngestConfig = F(IngestConfig(), "Stage ingest: datasets → contexts table.")
     personas: PersonasConfig = F(PersonasConfig(), "Persona cards and who talks on which dataset.")
     prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
+    launcher: str = F(
+        "python",
+        "How training stages (sft, persona_rm, grpo_agents) start: `python`, or an accelerate launch such as "
+        "`accelerate launch --config_file configs/accelerate/ddp.yaml` (see configs/accelerate/README.md).",
+    )
     sft: SFTConfig = F(SFTConfig(), "Stage sft: the supervised policy π_SFT (LoRA on listener / meeting turns).")
     candidates: CandidatesConfig = F(CandidatesConfig(), "Stage candidates: K persona replies per context.")
     label: LabelConfig = F(LabelConfig(), "Stage label: LLM-judge scores and preference pairs.")
     persona_rm: PersonaRMConfig = F(PersonaRMConfig(), "Stage persona_rm: Bradley–Terry persona reward model.")
+    format_reward: FormatRewardConfig = F(FormatRewardConfig(), "Rules of the format reward (GRPO and evaluation).")
+    grpo_agents: GRPOAgentsConfig = F(GRPOAgentsConfig(), "Stage grpo_agents: persona agents optimised with GRPO.")
 
     @model_validator(mode="after")
     def _personas_for_every_dataset(self) -> MascotConfig:
         for ds in self.ingest.datasets:
             if not self.personas.for_dataset(ds):
                 raise ValueError(f"personas.{ds}: no personas for a dataset in ingest.datasets")
+        if self.format_reward.max_tokens >= self.grpo_agents.max_completion_length:
+            raise ValueError(
+                f"format_reward.max_tokens ({self.format_reward.max_tokens}) must be below "
+                f"grpo_agents.max_completion_length ({self.grpo_agents.max_completion_length}), or a reply cut off "
+                "at the cap could still pass the length rule"
+            )
         return self
 
 

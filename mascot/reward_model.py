@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -155,6 +156,16 @@ class PersonaRewardModel:
     @property
     def max_length(self) -> int:
         return self.encoder.max_length
+
+    def standardize(self, rewards: Sequence[float]) -> list[float]:
+        """Rewards in units of their spread over the training replies, centred on their mean there."""
+        mean, std = self.meta.get("reward_mean"), self.meta.get("reward_std")
+        if mean is None or not std:
+            raise ValueError(
+                f"reward model: {META_FILE} has no reward_mean/reward_std (a model trained before they were "
+                "recorded, or on identical replies); retrain it with `dvc repro persona_rm`"
+            )
+        return [(r - mean) / std for r in rewards]
 
     @property
     def personas_seen(self) -> list[str]:
@@ -318,8 +329,9 @@ def train_persona_rm(
     cfg: PersonaRMConfig,
     out_dir: str | Path,
     live_dir: str | Path,
-) -> dict:
-    """Train r_φ, save the merged model to ``out_dir``; return held-out metrics from the saved model."""
+) -> dict | None:
+    """Train r_φ, save the merged model to ``out_dir``; return held-out metrics from the saved model
+    (None on the other processes of a multi-process launch)."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
@@ -378,8 +390,10 @@ def train_persona_rm(
     probe_rows, probe_personas = _pair_inputs(probe, by_id, cards)
     probe_scores = adapter_rm.score(probe_rows, probe_personas, probe["chosen"].to_list(), cfg.batch_size)
 
-    merged = trainer.model.merge_and_unload()
     shutil.rmtree(scratch, ignore_errors=True)
+    if not trainer.accelerator.is_main_process:  # under accelerate launch the main process saves
+        return None
+    merged = trainer.model.merge_and_unload()
     out_dir = Path(out_dir)
     merged.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
@@ -408,6 +422,15 @@ def train_persona_rm(
             "the merged LoRA or the score head was not saved as trained"
         )
     after = _pair_stats(saved, eval_pairs, by_id, cards, cfg.batch_size)
+    # The spread of rewards over the replies it was trained on: GRPO divides by it so that the
+    # persona reward is on a known scale next to the format reward, whatever the base model.
+    rows, personas = _pair_inputs(train_pairs, by_id, cards)
+    seen_rewards = saved.score(
+        rows * 2, personas * 2, train_pairs["chosen"].to_list() + train_pairs["rejected"].to_list(), cfg.batch_size
+    )
+    meta["reward_mean"] = round(statistics.fmean(seen_rewards), 6)
+    meta["reward_std"] = round(statistics.pstdev(seen_rewards), 6)
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return {
         "train_pairs": train_pairs.height,
         "eval_pairs": eval_pairs.height,
@@ -418,6 +441,8 @@ def train_persona_rm(
         "eval_accuracy": after["accuracy"],
         "eval_mean_margin_before": before["mean_margin"],
         "eval_mean_margin": after["mean_margin"],
+        "reward_mean": meta["reward_mean"],
+        "reward_std": meta["reward_std"],
         "trainable_params": trainable,
         "trainable_pct": round(100 * trainable / total, 4),
     }

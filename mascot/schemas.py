@@ -164,7 +164,31 @@ def preference_pairs_schema(delta: float) -> pa.DataFrameSchema:
     )
 
 
-TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS)}
+AGENTS_CHECK = pa.DataFrameSchema(
+    name="agents_check",
+    columns={
+        "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "dataset": pa.Column(pl.Utf8, pa.Check.isin(DATASETS)),
+        "domain": pa.Column(pl.Utf8, pa.Check.isin(ALL_DOMAINS)),
+        "persona": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "sample_idx": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "seed": pa.Column(pl.Int64),
+        "policy": pa.Column(pl.Utf8, pa.Check.isin(("before", "after"))),
+        "response": pa.Column(pl.Utf8),
+        "completion_tokens": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "finish_reason": pa.Column(pl.Utf8, pa.Check.isin(("stop", "length"))),
+        "persona_rm": pa.Column(pl.Float64),
+        "format_reward": pa.Column(pl.Float64, [pa.Check.ge(0), pa.Check.le(1)]),
+        "format_pass": pa.Column(pl.Boolean),
+        "format_failed": pa.Column(pl.Utf8),
+    },
+    unique=["context_id", "persona", "sample_idx", "policy"],
+    strict=True,
+    ordered=False,
+)
+
+
+TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK)}
 
 
 def validate(df: pl.DataFrame, schema: pa.DataFrameSchema, where: str | Path = "") -> pl.DataFrame:

@@ -42,8 +42,9 @@ def train_sft(
     cfg: SFTConfig,
     out_dir: str | Path,
     live_dir: str | Path,
-) -> dict:
-    """Train the adapter, save it to ``out_dir``; return final metrics."""
+) -> dict | None:
+    """Train the adapter, save it to ``out_dir``; return final metrics (None on the other
+    processes of a multi-process launch)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig as TRLSFTConfig
@@ -86,6 +87,8 @@ def train_sft(
     logged = [h["eval_loss"] for h in trainer.state.log_history if h.get("step") == result.global_step and "eval_loss" in h]
     last_eval = {"eval_loss": logged[-1]} if logged else (trainer.evaluate() if evals else {})
     shutil.rmtree(scratch, ignore_errors=True)
+    if not trainer.accelerator.is_main_process:  # under accelerate launch the main process saves
+        return None
     trainer.model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     trainable, total = trainer.model.get_nb_trainable_parameters()

@@ -39,7 +39,7 @@ class LiveCurves(TrainerCallback):
         self.live.end()
 
 
-def trainer_args(cfg: Any, output_dir: str, has_eval: bool) -> dict[str, Any]:
+def trainer_args(cfg: Any, output_dir: str, has_eval: bool, logging_steps: int | None = None) -> dict[str, Any]:
     """Trainer arguments every stage sets the same way from its typed config (steps, batch,
     optimiser, evaluation, seeds, device); checkpoints off, since a stage's DVC out is its model."""
     return {
@@ -51,8 +51,8 @@ def trainer_args(cfg: Any, output_dir: str, has_eval: bool) -> dict[str, Any]:
         "learning_rate": cfg.learning_rate,
         "lr_scheduler_type": "linear",
         "eval_strategy": "steps" if has_eval else "no",
-        "eval_steps": cfg.eval_steps,
-        "logging_steps": max(1, min(cfg.eval_steps, 5)),
+        "eval_steps": cfg.eval_steps if has_eval else None,
+        "logging_steps": logging_steps or max(1, min(cfg.eval_steps, 5)),
         "save_strategy": "no",
         "report_to": "none",
         "seed": cfg.seed,

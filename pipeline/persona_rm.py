@@ -17,7 +17,8 @@ def main(args, cfg):
         base, pairs, contexts, load_cards(cfg.personas.dir), Prompts(cfg.prompts_dir), cfg.persona_rm,
         args.out, args.plots,
     )  # fmt: skip
-    write_metrics(args.metrics, metrics)
+    if metrics is not None:  # None: not the main process of a multi-process launch
+        write_metrics(args.metrics, metrics)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from mascot.stage import run_stage, write_metrics
 def main(args, cfg):
     contexts = read_table(args.contexts, CONTEXTS)
     metrics = train_sft(args.base, contexts, Prompts(cfg.prompts_dir), cfg.sft, args.out, args.plots)
-    write_metrics(args.metrics, metrics)
+    if metrics is not None:  # None: not the main process of a multi-process launch
+        write_metrics(args.metrics, metrics)
 
 
 if __name__ == "__main__":

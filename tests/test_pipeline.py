@@ -3,6 +3,7 @@ runs nothing, and editing one persona card re-runs candidates and nothing upstre
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,11 +15,12 @@ import polars as pl
 import pytest
 
 from mascot.config import dump_params, profile_config
-from mascot.schemas import CANDIDATES, CONTEXTS, JUDGMENTS, preference_pairs_schema, read_table
+from mascot.grpo_agents import Agents
+from mascot.schemas import AGENTS_CHECK, CANDIDATES, CONTEXTS, JUDGMENTS, preference_pairs_schema, read_table
 
 from .conftest import REPO
 
-STAGES = ["base_model", "ingest", "sft", "candidates", "label"]
+STAGES = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
 
@@ -72,13 +74,22 @@ def test_repro_tiny_profile_end_to_end(repo):
         assert (repo / "metrics" / f"{name}.json").exists()
     judgments = read_table(repo / "data/judgments.parquet", JUDGMENTS)
     assert judgments.height == candidates.height * 5 and (judgments["status"] == "ok").all()
-    read_table(repo / "data/preference_pairs.parquet", preference_pairs_schema(0.5))
+    pairs = read_table(repo / "data/preference_pairs.parquet", preference_pairs_schema(0.01))
+    assert pairs.height > 0
     assert (repo / "models/sft/adapter_config.json").exists()
     assert "metrics/sft.json" in run(["dvc", "metrics", "show"], repo)
     # training curves by optimizer step: eval before the first step and after the last
     eval_loss = pl.read_csv(repo / "plots/sft/plots/metrics/eval/loss.tsv", separator="\t")
     assert eval_loss["step"].to_list() == [0, 1, 2]
     assert (repo / "plots/sft/plots/metrics/train/loss.tsv").exists()
+    # the reward model GRPO reads, and the agents with their before/after check
+    assert json.loads((repo / "models/persona_rm/mascot_rm.json").read_text())["reward_std"] > 0
+    assert Agents.load(repo / "models/agents").adapters.keys() == {*by_dataset["empathetic_dialogues"], *by_dataset["qmsum"]}
+    check = read_table(repo / "data/agents_check.parquet", AGENTS_CHECK)
+    grpo = json.loads((repo / "metrics/grpo_agents.json").read_text())
+    assert check.height == 2 * grpo["check_replies"] == 2 * 6 * 4  # tiny: 1 held-out context per domain, 1 sample
+    assert {"persona_rm_gain_ci_low", "format_pass_rate_after", "trainable_pct"} <= grpo.keys()
+    assert (repo / "plots/grpo_agents/shared/plots/metrics/train/rewards/format/mean.tsv").exists()
 
 
 def test_second_repro_runs_nothing(repo):
@@ -92,7 +103,7 @@ def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     card.write_text(card.read_text().replace("Upbeat, sincere, hopeful", "Upbeat, sincere, quietly hopeful"))
     before = (repo / "data/candidates.parquet").read_bytes()
     out = run(["dvc", "repro"], repo)
-    assert stages_run(out) == ["candidates", "label"], out
+    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents"], out
     after = read_table(repo / "data/candidates.parquet", CANDIDATES)
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()

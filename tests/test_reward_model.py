@@ -7,6 +7,7 @@ import argparse
 import io
 import json
 import random
+import statistics
 
 import polars as pl
 import pytest
@@ -108,7 +109,8 @@ def trained(tiny_model, tmp_path_factory):
 
 
 def test_learns_the_planted_preference(trained):
-    metrics, out, pairs, _ = trained
+    metrics, out, pairs, contexts = trained
+    by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
     print(json.dumps(metrics))
     assert metrics["train_pairs"] + metrics["eval_pairs"] == pairs.height and metrics["pairs_too_long"] == 0
     assert metrics["eval_pairs"] >= 20
@@ -120,6 +122,14 @@ def test_learns_the_planted_preference(trained):
     assert not any(p.name.startswith("checkpoint") or p.name == "adapter_config.json" for p in out.iterdir())
     meta = json.loads((out / "mascot_rm.json").read_text())
     assert meta["personas"] == sorted(PERSONAS) and meta["max_length"] == CFG.max_length
+    # GRPO standardizes by the spread over the training replies: centred there, unit spread there
+    rm = PersonaRewardModel.load(out)
+    train, _ = split_pairs(pairs, CFG.eval_fraction, CFG.seed)
+    rows = [by_id[c] for c in train["context_id"]] * 2
+    cards = load_cards(REPO / "configs/personas")
+    personas = [cards.get(p) for p in train["persona"]] * 2
+    z = rm.standardize(rm.score(rows, personas, train["chosen"].to_list() + train["rejected"].to_list()))
+    assert statistics.fmean(z) == pytest.approx(0, abs=1e-3) and statistics.pstdev(z) == pytest.approx(1, abs=1e-3)
 
 
 def test_saved_model_reproduces_metrics_and_batching_changes_nothing(trained):

@@ -1,0 +1,77 @@
+"""GRPO seconds per step and peak memory on the offline default (models/base, models/sft, models/persona_rm).
+
+Trains exactly as the grpo_agents stage does (params.yaml's grpo_agents section, --steps overriding
+max_steps) into a temporary folder, so models/agents is left alone; the before/after check is not run.
+Run it plainly, or under accelerate to measure data parallelism:
+
+    python benchmarks/grpo_step.py [--steps N]
+    accelerate launch --config_file configs/accelerate/cpu_ddp.yaml benchmarks/grpo_step.py [--steps N]
+
+Each process prints its own line; the first step (warm-up, allocations) is left out of the mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from mascot.config import load_config
+from mascot.grpo_agents import train_agents
+from mascot.personas import load_cards
+from mascot.schemas import CONTEXTS, read_table
+
+
+class StepClock(TrainerCallback):
+    def __init__(self):
+        self.times: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kw):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kw):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for need in ("models/base", "models/sft", "models/persona_rm", "data/contexts.parquet"):
+        if not Path(need).exists():
+            print(f"{need} is missing: run `dvc repro persona_rm` first", file=sys.stderr)
+            return 2
+    cfg = load_config(args.params, {"grpo_agents.max_steps": args.steps})
+    g = cfg.grpo_agents
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as tmp:
+        train_agents(
+            "models/base", "models/sft", "models/persona_rm", read_table("data/contexts.parquet", CONTEXTS),
+            load_cards(cfg.personas.dir), cfg, Path(tmp) / "agents", Path(tmp) / "plots", callbacks=[clock],
+        )  # fmt: skip
+    steady = clock.times[1:] or clock.times
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(json.dumps({
+        "rank": rank, "processes": world, "steps": len(clock.times),
+        "completions_per_step": g.batch_size * g.gradient_accumulation_steps * world,
+        "group_size": g.num_generations, "max_completion_length": g.max_completion_length,
+        "first_step_s": round(clock.times[0], 2), "seconds_per_step": round(statistics.fmean(steady), 2),
+        "peak_rss_gb": round(peak_gb, 2), "torch_threads": __import__("torch").get_num_threads(),
+    }))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The format reward, rule by rule, on hand-written replies."""
+
+from __future__ import annotations
+
+import pytest
+
+from mascot.config import ConfigError, FormatRewardConfig, MascotConfig, parse_config
+from mascot.format_reward import RULES, FormatRules, speakers_for
+from mascot.personas import load_cards
+
+from .conftest import REPO
+
+CARDS = load_cards(REPO / "configs/personas")
+GROUP = {n: CARDS.get(n) for n in ("the_anchor", "the_catalyst", "the_beacon", "action_guide")}
+SPEAKERS = speakers_for(GROUP, "the_anchor", [{"speaker": "user", "text": "I failed my exam."}])
+MEETING = speakers_for(
+    {n: CARDS.get(n) for n in ("the_facilitator", "the_analyst")},
+    "the_analyst",
+    [{"speaker": "Professor B", "text": "Where are we?"}, {"speaker": "PhD C", "text": "Six hours done."}],
+)
+SYSTEM = "You are The Anchor.\nRules:\n- Reflect the feeling you hear in the person's own words before anything else."
+RULES_ = FormatRules(FormatRewardConfig())
+GOOD = "That sounds so disappointing after all the work you put in. It makes sense to feel low."
+
+
+def check(text, n_tokens=20, truncated=False, speakers=SPEAKERS, system=SYSTEM):
+    return RULES_.check(text, n_tokens, truncated, speakers, system)
+
+
+def failed(text, **kw):
+    return check(text, **kw).failed()
+
+
+def test_a_clean_reply_passes_every_rule_with_reward_one():
+    verdict = check(GOOD)
+    assert verdict.passed and verdict.reward == 1.0 and verdict.explain() == "ok"
+    assert list(verdict.reasons) == list(RULES)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The Anchor: That sounds hard.", "**Anchor:** That sounds hard.", "[The Catalyst]: What if you tried?",
+     "User: thanks", "  listener:  I hear you.", "Emotional Validator: that is hard."],
+)  # fmt: skip
+def test_no_speaker_tag(text):
+    assert "no_speaker_tag" in failed(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Remember this: you are not alone.", "Here's the thing: one exam is not you.", "You — yes, you — matter."]
+)
+def test_a_colon_or_dash_in_a_sentence_is_not_a_tag(text):
+    assert failed(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["That sounds hard. Catalyst: what if you asked for a retake?", "I hear you.\nUser: thank you so much.",
+     "I hear you. The Beacon: you will grow from this.", "I hear you!\n**Action Guide:** Make a plan."],
+)  # fmt: skip
+def test_no_other_voice(text):
+    assert failed(text) == ["no_other_voice"]
+
+
+def test_meeting_participants_from_the_history_are_other_voices():
+    assert failed("Good point. Professor B: yes, agreed.", speakers=MEETING) == ["no_other_voice"]
+    assert failed("PhD C: six hours is good progress.", speakers=MEETING) == ["no_speaker_tag"]
+    assert failed("Six hours is good progress, so let's plan the rest.", speakers=MEETING) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["As an AI, I can't feel it, but that sounds hard.", "I'm just an AI language model, but I hear you.",
+     "Staying in character, I hear you.", "My persona says to reflect feelings. You feel sad."],
+)  # fmt: skip
+def test_no_meta_phrases(text):
+    assert "no_meta" in failed(text)
+
+
+def test_no_meta_catches_the_prompt_recited_back_but_not_a_few_shared_words():
+    assert failed("Reflect the feeling you hear in the person's own words before anything.") == ["no_meta"]
+    assert failed("I hear the feeling in your words.") == []
+    assert failed("Reflect the feeling you hear in the person's own words before anything.", system="") == []
+
+
+def test_length_bounds_are_inclusive():
+    cfg = FormatRewardConfig()
+    assert failed(GOOD, n_tokens=cfg.min_tokens) == [] and failed(GOOD, n_tokens=cfg.max_tokens) == []
+    assert failed(GOOD, n_tokens=cfg.min_tokens - 1) == ["length"]
+    assert failed(GOOD, n_tokens=cfg.max_tokens + 1) == ["length"]
+
+
+@pytest.mark.parametrize("text", ["That sounds hard and I", "That sounds hard,", "That sounds", ""])
+def test_ends_cleanly_rejects_a_reply_that_stops_mid_sentence(text):
+    assert "ends_cleanly" in failed(text)
+
+
+@pytest.mark.parametrize("text", ['He said "that is enough."', "I hear you (truly).", "You did it! 🎉", "Really?", "Wait…"])
+def test_ends_cleanly_accepts_closing_punctuation_quotes_and_emoji(text):
+    assert "ends_cleanly" not in failed(text)
+
+
+def test_a_reply_cut_off_at_the_token_cap_never_ends_cleanly():
+    assert failed(GOOD, truncated=True) == ["ends_cleanly"]
+
+
+def test_no_loop():
+    assert failed("I hear you. I hear you. I hear you. I hear you.") == ["no_loop"]
+    assert failed("You are not alone in this. Honestly, you are not alone in this.") == ["no_loop"]  # a sentence twice
+    assert failed("It is okay to feel it, and it is okay to rest today.") == []  # one repeated 3-gram is speech
+
+
+def test_reward_is_the_weighted_share_of_rules_passed():
+    verdict = check("User: thanks.", n_tokens=2)  # tag + length(2 < 3)
+    assert set(verdict.failed()) == {"no_speaker_tag", "length"}
+    assert verdict.reward == pytest.approx(4 / 6)
+    weighted = FormatRules(FormatRewardConfig(weights={"length": 4.0})).check("User: thanks.", 2, False, SPEAKERS, "")
+    assert weighted.reward == pytest.approx(4 / 9)
+    assert all(0 <= check(t).reward <= 1 for t in ("", "x", GOOD, "User: " * 30))
+
+
+def test_imitated_answer_formats_are_only_text():
+    # a reply that looks like a judge answer or a JSON object is scored by the same rules
+    assert failed('Score: 5. {"reward": 1.0} I hear you.') == []
+
+
+def test_unknown_rule_weight_is_named_with_a_suggestion():
+    with pytest.raises(ValueError, match=r"unknown format rule 'no_loops'.*no_loop"):
+        FormatRules(FormatRewardConfig(weights={"no_loops": 1.0}))
+
+
+def test_length_range_and_generation_cap_are_checked_together():
+    with pytest.raises(ValueError, match="min_tokens"):
+        FormatRewardConfig(min_tokens=30, max_tokens=10)
+    raw = MascotConfig().model_dump()
+    raw["format_reward"]["max_tokens"] = raw["grpo_agents"]["max_completion_length"]
+    with pytest.raises(ConfigError, match="format_reward.max_tokens"):
+        parse_config(raw)
