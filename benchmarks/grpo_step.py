@@ -4,7 +4,7 @@ Trains exactly as the grpo_agents stage does (params.yaml's grpo_agents section,
 max_steps) into a temporary folder, so models/agents is left alone; the before/after check is not run.
 Run it plainly, or under accelerate to measure data parallelism:
 
-    python benchmarks/grpo_step.py [--steps N]
+    python benchmarks/grpo_step.py [--steps N] [--set grpo_agents.gradient_checkpointing=true]
     accelerate launch --config_file configs/accelerate/cpu_ddp.yaml benchmarks/grpo_step.py [--steps N]
 
 Each process prints its own line; the first step (warm-up, allocations) is left out of the mean.
@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from transformers import TrainerCallback
 
 from mascot.config import load_config
@@ -46,13 +47,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a param, YAML value (e.g. grpo_agents.gradient_checkpointing=true)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for need in ("models/base", "models/sft", "models/persona_rm", "data/contexts.parquet"):
         if not Path(need).exists():
             print(f"{need} is missing: run `dvc repro persona_rm` first", file=sys.stderr)
             return 2
-    cfg = load_config(args.params, {"grpo_agents.max_steps": args.steps})
+    overrides = {"grpo_agents.max_steps": args.steps}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+    cfg = load_config(args.params, overrides)
     g = cfg.grpo_agents
     clock = StepClock()
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,6 +76,7 @@ def main() -> int:
         "group_size": g.num_generations, "max_completion_length": g.max_completion_length,
         "first_step_s": round(clock.times[0], 2), "seconds_per_step": round(statistics.fmean(steady), 2),
         "peak_rss_gb": round(peak_gb, 2), "torch_threads": __import__("torch").get_num_threads(),
+        "gradient_checkpointing": g.gradient_checkpointing,
     }))  # fmt: skip
     return 0
 

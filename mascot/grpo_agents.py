@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import statistics
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -209,12 +210,13 @@ def train_agents(
         trainer.save_model(str(out_dir / name))  # the adapter only; written by the main process
         main, processes = trainer.accelerator.is_main_process, trainer.accelerator.num_processes
         trainable, total = trainer.model.get_nb_trainable_parameters()
-        logs = [h for h in trainer.state.log_history if "reward" in h]
+        rewards_logged = [h["reward"] for h in trainer.state.log_history if "reward" in h]
+        span = max(1, len(rewards_logged) // 4)  # one step's reward is noise: average a quarter of the run
         per_adapter[name] = {
             "prompts": len(examples),
             "steps": result.global_step,
-            "reward_first": round(logs[0]["reward"], 4) if logs else None,
-            "reward_last": round(logs[-1]["reward"], 4) if logs else None,
+            "reward_start": round(statistics.fmean(rewards_logged[:span]), 4) if rewards_logged else None,
+            "reward_end": round(statistics.fmean(rewards_logged[-span:]), 4) if rewards_logged else None,
             "trainable_params": trainable,
             "trainable_pct": round(100 * trainable / total, 4),
         }
@@ -249,7 +251,7 @@ def train_agents(
     }
     for name, a in per_adapter.items():
         prefix = "train" if g.adapter == SHARED else f"train.{name}"
-        metrics[f"{prefix}.reward_first"], metrics[f"{prefix}.reward_last"] = a["reward_first"], a["reward_last"]
+        metrics[f"{prefix}.reward_start"], metrics[f"{prefix}.reward_end"] = a["reward_start"], a["reward_end"]
     return metrics
 
 

@@ -73,6 +73,19 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """For modules that train tiny models: a 32-wide model has nothing to parallelise, and with two
+    threads every tiny op ends in a barrier that spins whenever other jobs share the cores (10x
+    slower on a busy 2-core machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))

@@ -28,6 +28,7 @@ from mascot.schemas import AGENTS_CHECK, validate
 
 from .conftest import REPO, free_port
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 CARDS = load_cards(REPO / "configs/personas")
 
 
@@ -240,3 +241,20 @@ def test_the_stage_runs_under_accelerate_launch_with_two_cpu_processes(tiny_mode
     assert metrics["processes"] == 2 and metrics["steps"] == 2
     assert Agents.load(out).paths() == {"shared": out / "shared"}
     assert read_table(tmp_path / "check.parquet", AGENTS_CHECK).height == 2 * metrics["check_replies"]
+
+
+def test_vllm_generation_is_switched_on_by_params_alone(tmp_path):
+    """No GPU here to run vLLM; what params control must reach TRL's GRPOConfig unchanged."""
+    from mascot.config import GRPOAgentsConfig
+    from mascot.grpo_agents import grpo_args
+
+    off = grpo_args(GRPOAgentsConfig(), str(tmp_path))
+    assert not off.use_vllm and off.beta == 0.02 and off.num_generations == 4 and off.reward_weights == [1.0, 1.0]
+    server = grpo_args(
+        GRPOAgentsConfig(use_vllm=True, vllm_mode="server", vllm_server_base_url="http://10.0.0.2:8000"), str(tmp_path)
+    )
+    assert (server.use_vllm, server.vllm_mode, server.vllm_server_base_url) == (True, "server", "http://10.0.0.2:8000")
+    colocate = grpo_args(GRPOAgentsConfig(use_vllm=True, vllm_gpu_memory_utilization=0.5), str(tmp_path))
+    assert (colocate.vllm_mode, colocate.vllm_gpu_memory_utilization) == ("colocate", 0.5)
+    with pytest.raises(ValueError, match="not a multiple of num_generations"):
+        GRPOAgentsConfig(batch_size=6, num_generations=4)

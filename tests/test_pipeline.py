@@ -18,7 +18,7 @@ from mascot.config import dump_params, profile_config
 from mascot.grpo_agents import Agents
 from mascot.schemas import AGENTS_CHECK, CANDIDATES, CONTEXTS, JUDGMENTS, preference_pairs_schema, read_table
 
-from .conftest import REPO
+from .conftest import REPO, free_port
 
 STAGES = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
@@ -108,6 +108,22 @@ def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()
     assert (repo / "data/candidates.parquet").read_bytes() != before
+
+
+def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo):
+    """The `launcher` param puts sft, persona_rm and grpo_agents under `accelerate launch`: two
+    gloo processes on CPU train each model, the main process saves it, DVC sees a normal run."""
+    params = repo / "params.yaml"
+    launcher = f"accelerate launch --config_file configs/accelerate/cpu_ddp.yaml --main_process_port {free_port()}"
+    params.write_text(params.read_text().replace("launcher: python\n", f"launcher: {launcher}\n"))
+    out = run(["dvc", "repro"], repo)
+    for stage in ("sft", "persona_rm", "grpo_agents"):
+        assert f"{launcher} -m pipeline.{stage}" in out
+    assert "on 2 process(es) (DistributedType.MULTI_CPU)" in out
+    assert json.loads((repo / "metrics/grpo_agents.json").read_text())["processes"] == 2
+    assert (repo / "models/sft/adapter_config.json").exists()
+    assert json.loads((repo / "models/persona_rm/mascot_rm.json").read_text())["reward_std"] > 0
+    assert "up to date" in run(["dvc", "status"], repo)
 
 
 def test_a_stage_rejects_bad_params_before_compute(tmp_path):

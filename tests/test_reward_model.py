@@ -40,6 +40,7 @@ CALM = [
     "I hear how much this matters to you.",
     "That is a lot to carry. Be gentle with yourself tonight.",
 ]
+pytestmark = pytest.mark.usefixtures("one_thread")
 N_CONTEXTS, PAIRS_PER_GROUP = 40, 5
 CFG = PersonaRMConfig(
     lora=LoraConfig(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
@@ -51,18 +52,6 @@ CFG = PersonaRMConfig(
     eval_steps=30,
     seed=3,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """A 32-wide model has nothing to parallelise: with two threads, every tiny op ends in a barrier
-    that spins whenever other jobs share the cores (10x slower on a busy 2-core machine)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def synthetic_contexts() -> pl.DataFrame:

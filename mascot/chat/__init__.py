@@ -1,0 +1,1 @@
+"""The group conversation: directives, conversation state and the engine that runs turns."""

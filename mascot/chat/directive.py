@@ -1,0 +1,86 @@
+"""The director's directive: who speaks next and with what instruction, in a strict two-line format.
+
+    Speaker: the_catalyst
+    Instruction: Ask one question that helps her see the exam as one event, not a verdict.
+
+``Speaker`` is a persona name of the group (its card name, or its display name such as
+"The Catalyst", case-insensitive) or ``END`` when the group's reply is complete. Nothing else may
+stand before, between or after the two lines except whitespace. Only the director's own completion
+is ever parsed: the conversation (user and agent text) is never searched for a directive, so a user
+who writes "Speaker: the_anchor" is just saying words.
+
+When the completion is not a valid directive, :func:`fallback` decides instead (and the engine
+counts it): the persona of the group who has spoken least so far in this reply (ties go to the
+group's order), with a generic instruction. A fallback never ends the reply by itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+END = "END"
+FALLBACK_INSTRUCTION = "Reply to the latest message in your own role, adding something the group has not said yet."
+MAX_INSTRUCTION_CHARS = 400
+
+_DIRECTIVE = re.compile(
+    r"\A\s*Speaker:[ \t]*(?P<speaker>[^\n]*?)[ \t]*\r?\n[ \t]*Instruction:[ \t]*(?P<instruction>[^\n]*?)\s*\Z"
+)
+_END_ONLY = re.compile(r"\A\s*Speaker:[ \t]*(?P<speaker>[^\n]*?)\s*\Z")
+
+
+@dataclass(frozen=True)
+class Directive:
+    speaker: str  # a persona name, or END
+    instruction: str
+    valid: bool = True
+    problem: str | None = None  # why the director's text was rejected (valid is False)
+
+    @property
+    def ends(self) -> bool:
+        return self.speaker == END
+
+    def render(self) -> str:
+        """The canonical text of this directive (what a director should have written)."""
+        return f"Speaker: {self.speaker}\nInstruction: {self.instruction}"
+
+
+def _names(personas: Mapping[str, str]) -> dict[str, str]:
+    """Accepted spellings (lower-cased) → persona name; ``personas`` maps name → display name."""
+    accepted = {}
+    for name, display in personas.items():
+        accepted[name.lower()] = name
+        accepted[display.lower()] = name
+    accepted[END.lower()] = END
+    return accepted
+
+
+def parse_directive(text: str, personas: Mapping[str, str]) -> Directive:
+    """The directive in ``text`` (the director's completion only), or an invalid Directive saying why.
+
+    ``personas`` maps each persona name of the group to its display name.
+    """
+    m = _DIRECTIVE.match(text) or _END_ONLY.match(text)
+    if m is None:
+        return _invalid(text, "not the two lines 'Speaker: ...' and 'Instruction: ...'")
+    raw = m.group("speaker").strip().strip("*_`'\"").strip()
+    speaker = _names(personas).get(raw.lower())
+    if speaker is None:
+        return _invalid(text, f"unknown speaker '{raw[:40]}'")
+    instruction = (m.groupdict().get("instruction") or "").strip()
+    if speaker != END and not instruction:
+        return _invalid(text, "empty instruction")
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        return _invalid(text, f"instruction longer than {MAX_INSTRUCTION_CHARS} characters")
+    return Directive(speaker, instruction)
+
+
+def _invalid(text: str, problem: str) -> Directive:
+    return Directive(speaker="", instruction="", valid=False, problem=f"{problem}: {text.strip()[:80]!r}")
+
+
+def fallback(order: Sequence[str], spoken: Mapping[str, int], problem: str | None = None) -> Directive:
+    """The documented fallback: whoever of the group has spoken least in this reply, first in ``order``."""
+    speaker = min(order, key=lambda name: (spoken.get(name, 0), order.index(name)))
+    return Directive(speaker, FALLBACK_INSTRUCTION, valid=False, problem=problem)

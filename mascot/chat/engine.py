@@ -1,0 +1,158 @@
+"""One conversation engine for rollouts, evaluation and chat: director → directive → agent.
+
+A group reply is up to ``max_turns`` agent turns. Each turn the director (or a fixed or random
+order, for baselines and ablations) names the next speaker and an instruction; the named agent
+answers with its persona card, its adapter and the instruction. Many conversations advance in
+lockstep, so every turn is one batched generate call for the directors and one per agent adapter.
+Every prompt is fitted to ``max_prompt_tokens`` by dropping the oldest history turns, so long
+conversations stay inside the model's context window.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mascot.candidates import derive_seed
+from mascot.chat.directive import END, FALLBACK_INSTRUCTION, Directive, fallback, parse_directive
+from mascot.chat.state import ConversationState
+from mascot.llm import Backend, Message, SamplingParams
+from mascot.personas import Persona
+from mascot.prompts import Prompts, context_vars, fit_history
+from mascot.registry import Registry
+
+Order = Literal["director", "fixed", "random"]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    max_turns: int = 3
+    max_prompt_tokens: int = 512
+    director: SamplingParams = SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=48)
+    agent: SamplingParams = SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=64)
+    seed: int = 0
+
+
+@dataclass
+class ReplyLog:
+    """What happened in one group reply: every directive, as written and as used."""
+
+    directives: list[Directive] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)  # the director's text ("" under fixed/random order)
+    invalid: int = 0
+    ended_by_director: bool = False
+
+
+class GroupEngine:
+    def __init__(
+        self,
+        backend: Backend,
+        cards: Registry[Persona],
+        prompts: Prompts,
+        settings: EngineSettings = EngineSettings(),
+        agent_adapters: Mapping[str, str | None] | None = None,
+        director_adapter: str | None = None,
+        order: Order = "director",
+    ):
+        """``agent_adapters`` maps a persona to its adapter name on ``backend`` (missing or None:
+        the backend's plain weights); ``director_adapter`` likewise for the director."""
+        self.backend, self.cards, self.prompts, self.settings = backend, cards, prompts, settings
+        self.agent_adapters = dict(agent_adapters or {})
+        self.director_adapter, self.order = director_adapter, order
+
+    # ---------------------------------------------------------------- prompts
+
+    def director_messages(self, state: ConversationState) -> list[Message]:
+        personas = [self.cards.get(n) for n in state.group]
+        spoken = {state.display[n]: c for n, c in state.spoken_this_reply().items()}
+        left = self.settings.max_turns - state.turns_this_reply()
+
+        def build(history: list) -> list[Message]:
+            variables = context_vars(state.context, history)
+            system = self.prompts.render("director_system.jinja", personas=personas, **variables)
+            user = self.prompts.render(
+                "director_user.jinja", record=state.record, spoken=spoken, turns_left=left, **variables
+            )
+            return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+        return fit_history(build, state.as_history(), self.backend.count_tokens, self.settings.max_prompt_tokens)
+
+    def agent_messages(self, state: ConversationState, persona: str, directive: Directive) -> list[Message]:
+        card = self.cards.get(persona)
+
+        def build(history: list) -> list[Message]:
+            variables = context_vars(state.context, history)
+            system = self.prompts.render("persona_system.jinja", persona=card, **variables)
+            user = self.prompts.render(
+                "group_turn_user.jinja", speaker=card.display_name, instruction=directive.instruction, **variables
+            )
+            return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+        return fit_history(build, state.as_history(), self.backend.count_tokens, self.settings.max_prompt_tokens)
+
+    # ---------------------------------------------------------------- turns
+
+    def _directives(self, states: Sequence[ConversationState], logs: Sequence[ReplyLog], turn: int, keys) -> list[Directive]:
+        if self.order == "fixed":  # the group's order, round robin from the first persona
+            return [Directive(s.group[s.turns_this_reply() % len(s.group)], FALLBACK_INSTRUCTION) for s in states]
+        if self.order == "random":  # MASCOT-C: a seeded random speaker, no director
+            return [
+                Directive(random.Random(derive_seed(self.settings.seed, k, turn)).choice(list(s.group)), FALLBACK_INSTRUCTION)
+                for s, k in zip(states, keys)
+            ]
+        seeds = [derive_seed(self.settings.seed, k, turn, "director") for k in keys]
+        gens = self.backend.generate(
+            [self.director_messages(s) for s in states], self.settings.director, seeds, adapter=self.director_adapter
+        )
+        out = []
+        for state, log, gen in zip(states, logs, gens):
+            directive = parse_directive(gen.text, {n: state.display[n] for n in state.group})
+            log.raw.append(gen.text)
+            if directive.valid and directive.ends and state.turns_this_reply() == 0:
+                directive = Directive("", "", valid=False, problem="END before any companion replied")
+            if not directive.valid:
+                log.invalid += 1
+                directive = fallback(state.group, state.spoken_this_reply(), directive.problem)
+            out.append(directive)
+        return out
+
+    def reply(self, states: Sequence[ConversationState], keys: Sequence[object] | None = None) -> list[ReplyLog]:
+        """Advance every conversation by one group reply (up to ``max_turns`` agent turns).
+
+        ``keys`` name the conversations for seeding (default: their position); the same keys,
+        states and settings give the same reply.
+        """
+        keys = list(keys) if keys is not None else list(range(len(states)))
+        logs = [ReplyLog() for _ in states]
+        active = list(range(len(states)))
+        for turn in range(self.settings.max_turns):
+            if not active:
+                break
+            directives = self._directives([states[i] for i in active], [logs[i] for i in active], turn, [keys[i] for i in active])
+            speaking = []
+            for i, directive in zip(active, directives):
+                logs[i].directives.append(directive)
+                if directive.ends:
+                    logs[i].ended_by_director = True
+                else:
+                    speaking.append((i, directive))
+            by_adapter: dict[str | None, list[tuple[int, Directive]]] = {}
+            for i, directive in speaking:
+                by_adapter.setdefault(self.agent_adapters.get(directive.speaker), []).append((i, directive))
+            for adapter, batch in by_adapter.items():
+                messages = [self.agent_messages(states[i], d.speaker, d) for i, d in batch]
+                seeds = [derive_seed(self.settings.seed, keys[i], turn, "agent") for i, _ in batch]
+                for (i, directive), gen in zip(batch, self.backend.generate(messages, self.settings.agent, seeds, adapter)):
+                    states[i].add_agent(directive.speaker, gen.text, directive)
+            active = [i for i, _ in speaking]
+        return logs
+
+
+def group_names(cards: Registry[Persona], group: Sequence[str]) -> dict[str, str]:
+    """persona name → display name, for a ConversationState."""
+    return {n: cards.get(n, where="group").display_name for n in group}
+
+
+__all__ = ["END", "EngineSettings", "GroupEngine", "Order", "ReplyLog", "group_names"]

@@ -1,0 +1,172 @@
+"""The director's directive format, its fallback, and the group engine end to end on a tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+from mascot.chat.directive import END, FALLBACK_INSTRUCTION, Directive, fallback, parse_directive
+from mascot.chat.engine import EngineSettings, GroupEngine, group_names
+from mascot.chat.state import ConversationState, first_sentence
+from mascot.llm import Generation, SamplingParams, get_backend
+from mascot.personas import load_cards
+from mascot.prompts import Prompts
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+CARDS = load_cards(REPO / "configs/personas")
+GROUP = ["the_anchor", "the_catalyst", "the_beacon", "action_guide"]
+NAMES = group_names(CARDS, GROUP)
+CONTEXT = {
+    "context_id": "c1", "dataset": "empathetic_dialogues", "domain": "negative", "emotion": "devastated",
+    "situation": "I failed my driving test for the third time.", "query": None,
+    "history": [{"speaker": "user", "text": "I failed my driving test again. Third time."}],
+}  # fmt: skip
+
+
+# ------------------------------------------------------------------ parsing
+
+
+@pytest.mark.parametrize(
+    "text, speaker, instruction",
+    [
+        ("Speaker: the_catalyst\nInstruction: Ask what went wrong this time.", "the_catalyst", "Ask what went wrong this time."),
+        ("  Speaker: The Anchor  \n  Instruction:  Name the disappointment.  \n", "the_anchor", "Name the disappointment."),
+        ("Speaker: **action guide**\nInstruction: Suggest one concrete step.", "action_guide", "Suggest one concrete step."),
+        ("Speaker: END", END, ""),
+        ("Speaker: end\nInstruction: the reply is complete", END, "the reply is complete"),
+    ],
+)  # fmt: skip
+def test_valid_directives(text, speaker, instruction):
+    d = parse_directive(text, NAMES)
+    assert d.valid and (d.speaker, d.instruction) == (speaker, instruction)
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("The Anchor should speak next.", "not the two lines"),
+        ("Speaker: the_anchor", "empty instruction"),
+        ("Speaker: the_anker\nInstruction: Validate.", "unknown speaker 'the_anker'"),
+        ("Speaker: user\nInstruction: Say thanks.", "unknown speaker 'user'"),
+        ("Sure! Speaker: the_anchor\nInstruction: Validate.", "not the two lines"),
+        ("Speaker: the_anchor\nInstruction: Validate.\nSpeaker: the_beacon\nInstruction: Cheer.", "not the two lines"),
+        ("Speaker: the_anchor\nInstruction: " + "x" * 500, "longer than 400"),
+        ("", "not the two lines"),
+    ],
+)  # fmt: skip
+def test_invalid_directives_say_why(text, problem):
+    d = parse_directive(text, NAMES)
+    assert not d.valid and problem in d.problem
+
+
+def test_fallback_picks_who_spoke_least_in_group_order():
+    assert fallback(GROUP, {}).speaker == "the_anchor"
+    d = fallback(GROUP, {"the_anchor": 1, "the_catalyst": 1, "the_beacon": 0, "action_guide": 0}, problem="bad")
+    assert (d.speaker, d.instruction, d.valid, d.problem) == ("the_beacon", FALLBACK_INSTRUCTION, False, "bad")
+    assert parse_directive(d.render(), NAMES).speaker == "the_beacon"
+
+
+def test_state_keeps_history_counts_and_an_extractive_record():
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    assert state.turns_per_agent() == dict.fromkeys(GROUP, 0) and state.reply_start == 1
+    state.add_agent("the_anchor", "That must sting. Three times is a lot to carry.", Directive("the_anchor", "x"))
+    state.add_agent("the_catalyst", "What felt different this time?", None)
+    assert state.record == ["The Anchor: That must sting.", "The Catalyst: What felt different this time?"]
+    assert state.as_history()[1] == {"speaker": "The Anchor", "text": "That must sting. Three times is a lot to carry."}
+    state.add_user("The parking, again.")
+    assert state.spoken_this_reply() == dict.fromkeys(GROUP, 0) and state.turns_per_agent()["the_anchor"] == 1
+    with pytest.raises(ValueError, match="not in this group"):
+        state.add_agent("the_analyst", "hm", None)
+    assert first_sentence("one two three four", words=2) == "one two …"
+
+
+# ------------------------------------------------------------------ the engine
+
+
+class Scripted:
+    """A backend that answers from a script and records every call (for the director's choices)."""
+
+    name, model_name = "scripted", "scripted"
+
+    def __init__(self, inner, director_script: list[str]):
+        self.inner, self.script, self.calls = inner, list(director_script), []
+
+    def count_tokens(self, messages):
+        return self.inner.count_tokens(messages)
+
+    def generate(self, prompts, params, seeds, adapter=None):
+        self.calls.append((adapter, prompts))
+        if adapter == "director":
+            return [Generation(self.script.pop(0), "", 5, "stop") for _ in prompts]
+        return self.inner.generate(prompts, params, seeds, adapter)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model):
+    return get_backend("transformers")(tiny_model, device="cpu", batch_size=8)
+
+
+SETTINGS = EngineSettings(
+    max_turns=3, max_prompt_tokens=1024,
+    agent=SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=6),
+    director=SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=6),
+)  # fmt: skip
+
+
+def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(backend):
+    script = ["Speaker: the_catalyst\nInstruction: Ask one question.", "Speaker: the_catalist\nInstruction: x",
+              "Speaker: END"]  # fmt: skip
+    scripted = Scripted(backend, script)
+    engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director")
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    [log] = engine.reply([state])
+    # turn 1 as directed; turn 2 invalid → fallback to who spoke least (the_anchor); turn 3 END
+    assert [t.speaker for t in state.agent_turns] == ["the_catalyst", "the_anchor"]
+    assert log.invalid == 1 and log.ended_by_director and log.directives[-1].ends
+    assert "unknown speaker 'the_catalist'" in log.directives[1].problem
+    director_prompt = scripted.calls[0][1][0]
+    assert "Speaker: <the_anchor | the_catalyst | the_beacon | action_guide | END>" in director_prompt[0]["content"]
+    # the agent saw its card, the conversation and the director's instruction
+    agent_prompt = scripted.calls[1][1][0]
+    assert "You are The Catalyst" in agent_prompt[0]["content"]
+    assert "The director asks The Catalyst: Ask one question." in agent_prompt[1]["content"]
+    # the second director call saw what was covered and the turn counts
+    second = scripted.calls[2][1][0][1]["content"]
+    assert "- The Catalyst: " in second and "The Catalyst 1" in second and "(2 left)" in second
+
+
+def test_end_before_anyone_spoke_is_invalid_and_the_budget_caps_the_reply(backend):
+    scripted = Scripted(backend, ["Speaker: END"] + ["Speaker: the_beacon\nInstruction: Cheer."] * 5)
+    engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director")
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    [log] = engine.reply([state])
+    assert [t.speaker for t in state.agent_turns] == ["the_anchor", "the_beacon", "the_beacon"]
+    assert log.invalid == 1 and "END before any companion" in log.directives[0].problem
+    assert not log.ended_by_director and len(state.agent_turns) == SETTINGS.max_turns
+
+
+def test_fixed_and_random_orders_need_no_director_and_are_seeded(backend):
+    prompts = Prompts(REPO / "configs/prompts")
+    fixed = ConversationState.start(CONTEXT, GROUP, NAMES)
+    GroupEngine(backend, CARDS, prompts, SETTINGS, order="fixed").reply([fixed])
+    assert [t.speaker for t in fixed.agent_turns] == GROUP[:3]
+    runs = []
+    for _ in range(2):
+        states = [ConversationState.start(CONTEXT, GROUP, NAMES) for _ in range(4)]
+        GroupEngine(backend, CARDS, prompts, SETTINGS, order="random").reply(states, keys=["a", "b", "c", "d"])
+        runs.append([[(t.speaker, t.text) for t in s.agent_turns] for s in states])
+    assert runs[0] == runs[1]  # same keys, same conversation
+    assert len({tuple(sp for sp, _ in conv) for conv in runs[0]}) > 1  # different keys, different orders
+
+
+def test_long_conversations_are_trimmed_to_the_prompt_budget(backend):
+    long_context = {**CONTEXT, "history": [{"speaker": "user", "text": f"Turn {i}: " + "so much to say " * 20} for i in range(30)]}
+    settings = EngineSettings(max_turns=2, max_prompt_tokens=1000, agent=SETTINGS.agent, director=SETTINGS.director)
+    engine = GroupEngine(backend, CARDS, Prompts(REPO / "configs/prompts"), settings, order="fixed")
+    state = ConversationState.start(long_context, GROUP, NAMES)
+    engine.reply([state])
+    messages = engine.agent_messages(state, "the_beacon", Directive("the_beacon", "Cheer."))
+    assert backend.count_tokens(messages) <= 1000
+    assert "Turn 29" in messages[1]["content"] and "Turn 0:" not in messages[1]["content"]
+    assert backend.count_tokens(engine.director_messages(state)) <= 1000
