@@ -128,13 +128,17 @@ class LoraConfig(Section):
 
 
 class SFTConfig(Section):
-    lora: LoraConfig = F(LoraConfig(), "Adapter of the supervised policy π_SFT.")
+    lora: LoraConfig = F(
+        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
+        "Adapter of the supervised policy π_SFT. On every linear layer: with q/v only, 24 steps left SmolLM2-135M "
+        "rambling past 64 tokens in 84 % of persona replies; all layers and 96 steps end 24 of 24 probes cleanly.",
+    )
     learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(24, "Optimizer steps.", ge=1)
+    max_steps: int = F(96, "Optimizer steps (about 4 passes over the offline default's 91 examples).", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(384, "Tokens per example (prompt + reply); longer histories keep their latest turns.", ge=32)
-    eval_steps: int = F(12, "Evaluate held-out loss every this many steps (and before the first).", ge=1)
+    eval_steps: int = F(48, "Evaluate held-out loss every this many steps (and before the first).", ge=1)
     max_eval_examples: int | None = F(
         16, "Held-out (valid/test split) examples used for the eval loss; null uses all.", ge=1
     )
@@ -394,6 +398,27 @@ class ConversationConfig(Section):
         )  # fmt: skip
 
 
+class RolloutsConfig(Section):
+    split: Literal["train", "valid", "test"] = F("train", "Contexts the director learns on.")
+    contexts_per_domain: int | None = F(4, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
+    samples: int = F(4, "Blocks per context, all from the same starting state, for the judge to compare.", ge=2)
+    chunk_size: int = F(8, "Blocks advanced together (one batched generate per turn) and saved as one unit.", ge=1)
+
+
+class GroupLabelConfig(Section):
+    rubric: str = F("configs/rubrics/group.yaml", "Group rubric: criteria for a whole block of companion turns.")
+    judges: list[JudgeConfig] = F([JudgeConfig()], "One or more judges; pairs are built from their mean.")
+    delta: float = F(0.5, "Minimum aggregate-score gap δ for a (chosen, rejected) block pair.", ge=0)
+    max_pairs_per_group: int | None = F(
+        None, "Cap on pairs per context, keeping the widest margins; null keeps all.", ge=1
+    )
+
+    @field_validator("judges")
+    @classmethod
+    def _unique_judges(cls, v: list[JudgeConfig]) -> list[JudgeConfig]:
+        return LabelConfig._unique_judges(v)
+
+
 class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
@@ -412,6 +437,8 @@ class MascotConfig(Section):
     format_reward: FormatRewardConfig = F(FormatRewardConfig(), "Rules of the format reward (GRPO and evaluation).")
     grpo_agents: GRPOAgentsConfig = F(GRPOAgentsConfig(), "Stage grpo_agents: persona agents optimised with GRPO.")
     conversation: ConversationConfig = F(ConversationConfig(), "The group conversation: director → directive → agent.")
+    rollouts: RolloutsConfig = F(RolloutsConfig(), "Stage rollouts: N-turn blocks by the director and the agents.")
+    group_label: GroupLabelConfig = F(GroupLabelConfig(), "Stage group_label: judge scores of blocks and block pairs.")
 
     @model_validator(mode="after")
     def _personas_for_every_dataset(self) -> MascotConfig:

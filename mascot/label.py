@@ -11,17 +11,21 @@ table and tried again on the next run.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 import polars as pl
 
+from mascot.config import JudgeConfig, ModelConfig
 from mascot.judge import Judge, JudgeItem, Score, judge_messages
 from mascot.judge.rubric import Rubric
 from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
+
+log = logging.getLogger("mascot")
 
 
 def build_items(candidates: pl.DataFrame, contexts: pl.DataFrame, cards: Registry[Persona],
@@ -58,6 +62,60 @@ def run_judge(judge: Judge, items: list[JudgeItem], prompts: Prompts, store: Rec
         results.extend(scores)
         progress(min(start + chunk_size, len(items)), len(items))
     return results
+
+
+def judge_all(
+    judges: Sequence[JudgeConfig],
+    items: list[JudgeItem],
+    prompts: Prompts,
+    store: RecordStore,
+    base: str,
+    model: ModelConfig,
+    what: str = "candidates",
+) -> tuple[pl.DataFrame, dict]:
+    """Every item through every configured judge: the judgments table and the judges' call metrics."""
+    from pathlib import Path
+
+    from mascot.judge import get_judge_class
+    from mascot.resume import fingerprint_dir
+
+    tables, metrics = [], {}
+    for jc in judges:
+        if jc.backend == "transformers":
+            path = jc.model or base
+            judge = get_judge_class("transformers")(
+                jc, path, prompts, device=model.device, dtype=model.dtype,
+                model_name=jc.model or f"{model.base} ({base})",
+            )  # fmt: skip
+            model_key = fingerprint_dir(path) if Path(path).is_dir() else path
+        else:
+            judge = get_judge_class("openai")(jc, prompts)
+            model_key = judge.model_name
+        chunk = jc.batch_size if jc.backend == "transformers" else 4 * jc.endpoint.max_concurrency
+        scores = run_judge(
+            judge, items, prompts, store, model_key, jc.scoring, chunk,
+            progress=lambda d, t, n=jc.name: log.info("judge %s: %d/%d %s", n, d, t, what),
+        )  # fmt: skip
+        tables.append(judgments_table(judge, items, scores))
+        metrics |= judge.stats.as_metrics(jc.name)
+    return pl.concat(tables), metrics
+
+
+def score_metrics(judgments: pl.DataFrame, per_item: pl.DataFrame, pairs: pl.DataFrame, group: Sequence[str]) -> dict:
+    """What every label stage reports: failures, mean scores per criterion, pairs and agreement."""
+    ok = judgments["status"] == "ok"
+    per_criterion = judgments.filter(ok).group_by("criterion").agg(pl.col("score").mean()).sort("criterion")
+    return {
+        "judgments": judgments.height,
+        "judgments_failed": int((~ok).sum()),
+        "candidates_scored": int(per_item["score"].is_not_null().sum()),
+        "mean_score": round(float(judgments.filter(ok)["score"].mean() or 0), 4),
+        **{f"mean_score.{c}": round(float(s), 4) for c, s in per_criterion.iter_rows()},
+        "pairs": pairs.height,
+        "pairs_mean_margin": round(float(pairs["margin"].mean() or 0), 4),
+        "groups_with_pairs": pairs.select(*group).n_unique(),
+        **agreement(judgments),
+    }
 
 
 def judgments_table(judge: Judge, items: list[JudgeItem], scores: list[list[Score]]) -> pl.DataFrame:

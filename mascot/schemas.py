@@ -188,7 +188,27 @@ AGENTS_CHECK = pa.DataFrameSchema(
 )
 
 
-TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK)}
+ROLLOUTS = pa.DataFrameSchema(
+    name="rollouts",
+    columns={
+        "block_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "sample_idx": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "turn": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "directive_raw": pa.Column(pl.Utf8),  # the director's text as written ("" without a director)
+        "directive_valid": pa.Column(pl.Boolean),  # false: the counted fallback was used
+        "directive_problem": pa.Column(pl.Utf8, nullable=True),
+        "speaker": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),  # a persona name, or END
+        "instruction": pa.Column(pl.Utf8),
+        "text": pa.Column(pl.Utf8),
+    },
+    unique=["block_id", "turn"],
+    strict=True,
+    ordered=False,
+)
+
+
+TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS)}
 
 
 def validate(df: pl.DataFrame, schema: pa.DataFrameSchema, where: str | Path = "") -> pl.DataFrame:

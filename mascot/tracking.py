@@ -19,10 +19,18 @@ SKIP = {"epoch", "total_flos", "train_runtime", "train_samples_per_second", "tra
 
 class LiveCurves(TrainerCallback):
     def __init__(self, directory: str | Path):
-        from dvclive import Live
+        self.directory, self._live = Path(directory), None
 
-        # dvcyaml=False: dvc.yaml is ours; save_dvc_exp=False: the stage runs inside dvc repro / exp run
-        self.live = Live(dir=str(directory), dvcyaml=False, save_dvc_exp=False, report=None)
+    @property
+    def live(self):
+        # opened on first use, which only the main process reaches: under `accelerate launch`,
+        # every process opening the same folder would race on its files
+        if self._live is None:
+            from dvclive import Live
+
+            # dvcyaml=False: dvc.yaml is ours; save_dvc_exp=False: the stage runs inside dvc repro / exp run
+            self._live = Live(dir=str(self.directory), dvcyaml=False, save_dvc_exp=False, report=None)
+        return self._live
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
@@ -36,7 +44,8 @@ class LiveCurves(TrainerCallback):
         self.live.make_summary()
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.live.end()
+        if self._live is not None:
+            self._live.end()
 
 
 def trainer_args(cfg: Any, output_dir: str, has_eval: bool, logging_steps: int | None = None) -> dict[str, Any]:

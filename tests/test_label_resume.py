@@ -76,6 +76,6 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(workdir):
     full = read_table(root / "full_judgments.parquet", JUDGMENTS)
     resumed = read_table(root / "killed_judgments.parquet", JUDGMENTS)
     assert resumed.equals(full)
-    pairs = preference_pairs_schema(0.5)
+    pairs = preference_pairs_schema(profile_config("tiny").label.delta)
     assert read_table(root / "killed_pairs.parquet", pairs).equals(read_table(root / "full_pairs.parquet", pairs))
     assert resumed.group_by("candidate_id", "judge", "criterion").len()["len"].max() == 1, "nothing judged twice"

@@ -175,7 +175,7 @@ def test_long_history_is_trimmed_and_long_replies_keep_whole(tiny_model):
     ctx["history"] = [{"speaker": speakers[i % 2], "text": f"turn {i}: " + "words " * 5} for i in range(20)]
     encoder = RMEncoder(AutoTokenizer.from_pretrained(tiny_model), Prompts(REPO / "configs/prompts"), 768)
     persona = load_cards(REPO / "configs/personas").get("the_anchor")
-    long_reply = "Calm and steady. " * 12  # ~120 tokens: more than the room kept for a reply
+    long_reply = "Calm and steady. " * 24  # far more than the room kept for a reply, whatever the tiny vocabulary
     encoded = encoder.encode_many([ctx, ctx], [persona, persona], ["Calm.", long_reply])
     short, long_ = (encoder.tokenizer.decode(ids) for ids in encoded)
     kept = lambda text: sum(f"turn {i}:" in text for i in range(20))

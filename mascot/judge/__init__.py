@@ -26,13 +26,20 @@ DIGITS = ("1", "2", "3", "4", "5")
 
 @dataclass(frozen=True)
 class JudgeItem:
-    """One candidate reply to judge on every criterion of its rubric."""
+    """One thing to judge on every criterion of its rubric: a candidate reply of one persona, or
+    (with ``turns``) a whole group block, where ``candidate_id`` is the block id."""
 
     candidate_id: str
     context: Mapping[str, Any]
-    persona: Persona
+    persona: Persona | None
     response: str
     rubric: Rubric
+    turns: tuple[Mapping[str, str], ...] = ()  # a block: ({"speaker": display name, "text": ...}, ...)
+    personas: tuple[Persona, ...] = ()  # a block: the group
+
+    @property
+    def user_template(self) -> str:
+        return "judge_group_user.jinja" if self.turns else "judge_user.jinja"
 
 
 @dataclass(frozen=True)
@@ -83,13 +90,15 @@ def judge_messages(prompts: Prompts, item: JudgeItem, criterion: Criterion, scor
     variables = context_vars(item.context, None) | {
         "persona": item.persona,
         "response": item.response,
+        "turns": item.turns,
+        "personas": item.personas,
         "rubric": item.rubric,
         "criterion": criterion,
         "scoring": scoring,
     }
     return [
         {"role": "system", "content": prompts.render("judge_system.jinja", **variables)},
-        {"role": "user", "content": prompts.render("judge_user.jinja", **variables)},
+        {"role": "user", "content": prompts.render(item.user_template, **variables)},
     ]
 
 

@@ -1,0 +1,109 @@
+"""Stage 2, step 1: N-turn group blocks from the director and the persona agents.
+
+For every sampled training context, ``samples`` independent group replies are generated from the
+same starting state (the context's history), each up to ``conversation.max_turns`` agent turns.
+One row per directive: what the director wrote, what was used (its own directive, or the counted
+fallback), who spoke and what they said. Blocks are generated in fixed chunks and each finished
+chunk is saved to a record store first, so a killed run resumes where it stopped and ends with the
+same table as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+
+import polars as pl
+
+from mascot.chat.directive import END
+from mascot.chat.engine import GroupEngine, ReplyLog, group_names
+from mascot.chat.state import ConversationState
+from mascot.personas import Persona
+from mascot.registry import Registry
+from mascot.resume import RecordStore, stable_hash
+
+
+GROUP = "group"  # who a block belongs to, in the persona column of block tables
+
+
+def block_id(context_id: str, sample_idx: int) -> str:
+    """Shaped like a candidate id (context|persona|sample), so block pairs pass the pair schema."""
+    return f"{context_id}|{GROUP}|{sample_idx}"
+
+
+def block_rows(bid: str, context_id: str, sample_idx: int, state: ConversationState, log: ReplyLog) -> list[dict]:
+    """One row per directive of the reply; agent turns are matched to their directives in order."""
+    replies = iter(state.history[state.reply_start :])
+    rows = []
+    for turn, directive in enumerate(log.directives):
+        text = "" if directive.ends else next(replies).text
+        raw = log.raw[turn] if turn < len(log.raw) else ""
+        rows.append(
+            {
+                "block_id": bid,
+                "context_id": context_id,
+                "sample_idx": sample_idx,
+                "turn": turn,
+                "directive_raw": raw,
+                "directive_valid": directive.valid,
+                "directive_problem": directive.problem,
+                "speaker": directive.speaker,
+                "instruction": directive.instruction,
+                "text": text,
+            }
+        )
+    return rows
+
+
+def generate_rollouts(
+    contexts: pl.DataFrame,
+    cards: Registry[Persona],
+    groups: Mapping[str, Sequence[str]],
+    engine: GroupEngine,
+    samples: int,
+    store: RecordStore,
+    fingerprint: str,
+    chunk_size: int,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> list[dict]:
+    """Rows of every block, in (context, sample) order; chunks already in ``store`` are reused."""
+    plan = [(ctx, s) for ctx in contexts.iter_rows(named=True) for s in range(samples)]
+    settings = asdict(engine.settings)
+    rows: list[dict] = []
+    used: list[str] = []
+    for start in range(0, len(plan), chunk_size):
+        chunk = plan[start : start + chunk_size]
+        ids = [block_id(ctx["context_id"], s) for ctx, s in chunk]
+        key = stable_hash(fingerprint, ids, settings, engine.order, chunk_size)
+        used.append(key)
+        if key not in store:
+            states = [
+                ConversationState.start(ctx, groups[ctx["dataset"]], group_names(cards, groups[ctx["dataset"]]))
+                for ctx, _ in chunk
+            ]
+            logs = engine.reply(states, keys=ids)
+            store.put_many(
+                [(key, [r for (ctx, s), bid, st, lg in zip(chunk, ids, states, logs)
+                        for r in block_rows(bid, ctx["context_id"], s, st, lg)])]
+            )  # fmt: skip
+        rows += store.get(key)
+        progress(min(start + chunk_size, len(plan)), len(plan))
+    store.compact(used)
+    return rows
+
+
+def rollout_metrics(table: pl.DataFrame) -> dict:
+    blocks = table.group_by("block_id").agg(
+        pl.col("speaker").filter(pl.col("speaker") != END).len().alias("turns"),
+        (~pl.col("directive_valid")).sum().alias("invalid"),
+        (pl.col("speaker") == END).any().alias("ended"),
+    )
+    agent = table.filter(pl.col("speaker") != END)
+    return {
+        "blocks": blocks.height,
+        "directives": table.height,
+        "invalid_directive_rate": round((~table["directive_valid"]).mean(), 4),
+        "ended_by_director_rate": round(blocks["ended"].mean(), 4),
+        "mean_turns_per_block": round(blocks["turns"].mean(), 3),
+        "empty_turn_rate": round((agent["text"].str.strip_chars() == "").mean(), 4) if agent.height else None,
+    }
