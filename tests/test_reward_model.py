@@ -233,7 +233,7 @@ def test_score_cli_prints_one_line_per_response(trained, tmp_path):
     args = argparse.Namespace(
         model=str(out), persona="the_anchor", situation="I failed my driving test", emotion="sad", dataset=None,
         domain=None, query=None, history_file=str(history),
-        response=["That sounds hard.", "THAT SOUNDS HARD!!!", "Okay."],
+        response=[CALM[2], CALM[2].upper().replace(".", "!!!"), "Okay."],  # a calm reply and its planted opposite
         personas_dir=str(REPO / "configs/personas"), prompts_dir=None, device="cpu", batch_size=16,
     )  # fmt: skip
     buf = io.StringIO()
@@ -241,7 +241,12 @@ def test_score_cli_prints_one_line_per_response(trained, tmp_path):
     lines = [json.loads(line) for line in buf.getvalue().splitlines()]
     assert [line["response"] for line in lines] == args.response
     assert all(isinstance(line["score"], float) for line in lines)
-    assert lines[0]["score"] > lines[1]["score"], "the planted preference shows through the CLI"
+    # each line is the score of its own response: alone it scores the same (the learned preference
+    # itself is asserted on held-out pairs in test_learns_the_planted_preference)
+    alone = io.StringIO()
+    assert score_cli(argparse.Namespace(**{**vars(args), "response": [args.response[1]]}), out=alone) == 0
+    assert json.loads(alone.getvalue())["score"] == pytest.approx(lines[1]["score"], abs=1e-4)
+    assert len({line["score"] for line in lines}) == 3
     bad = argparse.Namespace(**{**vars(args), "emotion": None})
     with pytest.raises(ValueError, match="--emotion is required"):
         score_cli(bad, out=io.StringIO())
