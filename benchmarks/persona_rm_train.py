@@ -27,7 +27,7 @@ import polars as pl
 from mascot.config import load_config
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
-from mascot.reward_model import train_persona_rm
+from mascot.reward_model import persona_subjects, train_reward_model
 from mascot.schemas import CANDIDATES, CONTEXTS, preference_pairs_schema, read_table, validate
 
 
@@ -83,8 +83,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="mascot-rm-bench-") as scratch:
         t = time.perf_counter()
-        metrics = train_persona_rm(
-            rm_cfg.base or args.base, pairs, contexts, load_cards(cfg.personas.dir), Prompts(cfg.prompts_dir),
+        metrics = train_reward_model(
+            rm_cfg.base or args.base, pairs, contexts, persona_subjects(load_cards(cfg.personas.dir)), Prompts(cfg.prompts_dir),
             rm_cfg, Path(scratch) / "rm", Path(scratch) / "plots",
         )  # fmt: skip
         wall = time.perf_counter() - t

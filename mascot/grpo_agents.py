@@ -21,14 +21,14 @@ from typing import Any
 import polars as pl
 
 from mascot.candidates import derive_seed
-from mascot.config import GRPOAgentsConfig, MascotConfig
+from mascot.config import GRPOTrainConfig, MascotConfig
 from mascot.data.sampling import sample_contexts
 from mascot.format_reward import RULES, FormatRules
 from mascot.llm import Message, SamplingParams
 from mascot.personas import Persona
 from mascot.prompts import Prompts, fit_history
 from mascot.registry import Registry
-from mascot.reward_model import PersonaRewardModel
+from mascot.reward_model import RewardModel
 from mascot.rewards import FormatReward, PersonaRMReward
 from mascot.stats import bootstrap_mean
 
@@ -120,7 +120,8 @@ def load_policy(base_dir: str | Path, sft_dir: str | Path | None, dtype: str = "
     return model
 
 
-def grpo_args(g: GRPOAgentsConfig, output_dir: str) -> Any:
+def grpo_args(g: GRPOTrainConfig, output_dir: str, reward_names: Sequence[str], max_completion_length: int) -> Any:
+    """TRL's GRPOConfig from a GRPO stage's params; ``reward_names`` order the reward weights."""
     from trl import GRPOConfig
 
     from mascot.tracking import trainer_args
@@ -133,14 +134,14 @@ def grpo_args(g: GRPOAgentsConfig, output_dir: str) -> Any:
     return GRPOConfig(
         **trainer_args(g, output_dir, has_eval=False, logging_steps=g.logging_steps),
         num_generations=g.num_generations,
-        max_completion_length=g.max_completion_length,
+        max_completion_length=max_completion_length,
         temperature=g.temperature,
         top_p=g.top_p,
         top_k=0,
         beta=g.beta,
         loss_type=g.loss_type,
         scale_rewards=g.scale_rewards,
-        reward_weights=[g.reward_weights.get("persona_rm", 1.0), g.reward_weights.get("format", 1.0)],
+        reward_weights=[g.reward_weights.get(name, 1.0) for name in reward_names],
         log_completions=False,
         gradient_checkpointing=g.gradient_checkpointing,
         **vllm,
@@ -180,7 +181,7 @@ def train_agents(
     if not rows:
         raise ValueError(f"grpo_agents.split: no '{g.split}' contexts to train on; add it to ingest.splits")
     by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
-    rm = PersonaRewardModel.load(rm_dir, device="cpu" if g.use_cpu else "auto", prompts_dir=cfg.prompts_dir)
+    rm = RewardModel.load(rm_dir, device="cpu" if g.use_cpu else "auto", prompts_dir=cfg.prompts_dir)
     rewards = [
         PersonaRMReward(rm, by_id, cards, standardize=g.standardize_persona_rm),
         FormatReward(FormatRules(cfg.format_reward), by_id, cards, persona_groups(cfg), _eos_ids(base_dir, tokenizer)),
@@ -200,7 +201,7 @@ def train_agents(
         trainer = GRPOTrainer(
             model=load_policy(base_dir, sft_dir, cfg.model.dtype),
             reward_funcs=rewards,
-            args=grpo_args(g, scratch),
+            args=grpo_args(g, scratch, [f.__name__ for f in rewards], g.max_completion_length),
             train_dataset=Dataset.from_list(examples),
             processing_class=tokenizer,
             peft_config=lora_config(g.lora, "CAUSAL_LM"),
@@ -275,7 +276,7 @@ def compare_agents(
     base_dir: str | Path,
     sft_dir: str | Path | None,
     agents: Agents,
-    rm: PersonaRewardModel,
+    rm: RewardModel,
     contexts: pl.DataFrame,
     cards: Registry[Persona],
     cfg: MascotConfig,

@@ -47,6 +47,23 @@ class Prompts:
             {"role": "user", "content": self.render("context_user.jinja", speaker=persona.display_name, **variables)},
         ]
 
+    def group_messages(
+        self, personas: tuple[Persona, ...], context: Mapping[str, Any], history: list | None = None
+    ) -> list[Message]:
+        """System = the whole group and its roles; user = the context. What the group reward model
+        reads before a block (the group's reply, one "Name: text" line per companion turn)."""
+        variables = context_vars(context, history)
+        return [
+            {"role": "system", "content": self.render("group_system.jinja", personas=personas, **variables)},
+            {"role": "user", "content": self.render("context_user.jinja", speaker="the group", **variables)},
+        ]
+
+    def subject_messages(self, subject: Persona | tuple[Persona, ...], context: Mapping[str, Any], history=None):
+        """The prompt of one persona, or of a whole group (a tuple of its cards)."""
+        if isinstance(subject, Persona):
+            return self.persona_messages(subject, context, history)
+        return self.group_messages(subject, context, history)
+
     def sft_messages(self, context: Mapping[str, Any], history: list | None = None) -> list[Message]:
         """The persona-free prompt π_SFT learns to answer with the human reference turn."""
         variables = context_vars(context, history)

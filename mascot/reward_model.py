@@ -1,8 +1,10 @@
-"""The persona reward model r_φ(x, ρ, y): Bradley–Terry on judged preference pairs (Stage 1, step 4).
+"""Reward models by Bradley–Terry on judged preference pairs: the persona reward model r_φ(x, ρ, y)
+(Stage 1, step 4) and the group reward model over whole blocks of companion turns (Stage 2).
 
-The RM reads exactly what the persona agent read — its persona prompt for the context, the history
-trimmed to the token budget — followed by the reply as an assistant turn, and returns one scalar
-read at the last token by a sequence-classification head on the base LM. Training (TRL's
+The persona RM reads exactly what the persona agent read — its persona prompt for the context, the
+history trimmed to the token budget — followed by the reply as an assistant turn; the group RM reads
+the group's prompt (every persona of the group) followed by the block's transcript. Both return one
+scalar read at the last token by a sequence-classification head on the base LM. Training (TRL's
 RewardTrainer, a LoRA plus a fully trained head) and scoring share one encoder, so a reply gets the
 same tokens in both, and the saved folder (merged weights + tokenizer + ``mascot_rm.json``) is all
 GRPO or ``mascot score`` need to reproduce the training-time rewards.
@@ -18,7 +20,7 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,15 +35,29 @@ from mascot.resume import stable_hash
 log = logging.getLogger(__name__)
 
 META_FILE = "mascot_rm.json"
-# Tokens kept free for the reply when the prompt is fitted. A fixed room (rather than the length of
-# the reply at hand) gives every reply to one context the same prompt, so GRPO compares the replies
-# of a group on equal terms; only a reply longer than the room pushes out more history.
+# Tokens kept free for the reply when the prompt is fitted (the persona RM's; the group RM's is a
+# param). A fixed room (rather than the length of the reply at hand) gives every reply to one
+# context the same prompt, so GRPO compares the replies of a group on equal terms; only a reply
+# longer than the room pushes out more history.
 REPLY_ROOM = 96
 # Merged weights must reproduce the adapter model's rewards up to float rounding.
 MERGE_TOLERANCE = 1e-3
 MERGE_PROBE = 16
 # The context fields the persona prompt is rendered from (a cache key for the fitted prompt).
 PROMPT_FIELDS = ("dataset", "domain", "emotion", "situation", "history", "query")
+
+# What a reward is about: one persona (its card), or a whole group (the cards of its personas).
+Subject = Persona | tuple[Persona, ...]
+# (pair's persona column, its context row, where) → the subject; raises naming ``where`` on a bad name
+Resolve = Callable[[str, Mapping[str, Any], str], Subject]
+
+
+def persona_subjects(cards: Registry[Persona]) -> Resolve:
+    return lambda name, ctx, where: cards.get(name, where=where)
+
+
+def subject_key(subject: Subject) -> str:
+    return subject.name if isinstance(subject, Persona) else "+".join(p.name for p in subject)
 
 
 # --------------------------------------------------------------------------- held-out split
@@ -62,15 +78,15 @@ def split_pairs(pairs: pl.DataFrame, eval_fraction: float, seed: int) -> tuple[p
     says so, and the eval metrics are null).
     """
     if pairs.is_empty():
-        raise ValueError("persona_rm: the preference_pairs table is empty; nothing to train on")
+        raise ValueError("reward model: the pairs table is empty; nothing to train on")
     if not 0 < eval_fraction < 1:
-        raise ValueError(f"persona_rm.eval_fraction must be in (0, 1), got {eval_fraction}")
+        raise ValueError(f"reward model: eval_fraction must be in (0, 1), got {eval_fraction}")
     groups = sorted(set(zip(pairs["context_id"].to_list(), pairs["persona"].to_list())))
     draw = {g: _unit_hash(seed, *g) for g in groups}
     held = {g for g in groups if draw[g] < eval_fraction}
     if len(groups) == 1:
         log.warning(
-            "persona_rm: all %d pairs come from ONE (context, persona) group %s, so nothing can be held out: "
+            "reward model: all %d pairs come from ONE (context, persona) group %s, so nothing can be held out: "
             "training on all of them, eval metrics will be null. Label more contexts for a held-out accuracy.",
             pairs.height, groups[0],
         )
@@ -94,8 +110,10 @@ class RMEncoder:
     RewardTrainer makes for a conversational ``{"prompt", "chosen", "rejected"}`` example.
     """
 
-    def __init__(self, tokenizer: Any, prompts: Prompts, max_length: int):
-        self.tokenizer, self.prompts, self.max_length = tokenizer, prompts, max_length
+    def __init__(self, tokenizer: Any, prompts: Prompts, max_length: int, reply_room: int = REPLY_ROOM):
+        if reply_room >= max_length:
+            raise ValueError(f"reward model: reply_room ({reply_room}) must be below max_length ({max_length})")
+        self.tokenizer, self.prompts, self.max_length, self.reply_room = tokenizer, prompts, max_length, reply_room
 
     def ids(self, messages: list[Message], add_generation_prompt: bool = False) -> list[int]:
         enc = self.tokenizer.apply_chat_template(
@@ -106,16 +124,16 @@ class RMEncoder:
     def prompt_tokens(self, messages: list[Message]) -> int:
         return len(self.ids(messages, add_generation_prompt=True))
 
-    def prompt(self, context: Mapping[str, Any], persona: Persona, budget: int) -> list[Message]:
+    def prompt(self, context: Mapping[str, Any], subject: Subject, budget: int) -> list[Message]:
         return fit_history(
-            lambda h: self.prompts.persona_messages(persona, context, h),
+            lambda h: self.prompts.subject_messages(subject, context, h),
             list(context["history"]),
             self.prompt_tokens,
             budget,
         )
 
     def encode_many(
-        self, contexts: Sequence[Mapping[str, Any]], personas: Sequence[Persona], responses: Sequence[str]
+        self, contexts: Sequence[Mapping[str, Any]], personas: Sequence[Subject], responses: Sequence[str]
     ) -> list[list[int]]:
         if not len(contexts) == len(personas) == len(responses):
             raise ValueError(
@@ -125,9 +143,9 @@ class RMEncoder:
         prompts: dict[str, list[Message]] = {}  # K replies to one context share one fitted prompt
         out = []
         for ctx, persona, response in zip(contexts, personas, responses):
-            key = stable_hash(persona.name, [ctx.get(k) for k in PROMPT_FIELDS])
+            key = stable_hash(subject_key(persona), [ctx.get(k) for k in PROMPT_FIELDS])
             if key not in prompts:
-                prompts[key] = self.prompt(ctx, persona, self.max_length - REPLY_ROOM)
+                prompts[key] = self.prompt(ctx, persona, self.max_length - self.reply_room)
             messages = prompts[key]
             reply = [{"role": "assistant", "content": response}]
             ids = self.ids(messages + reply)
@@ -142,13 +160,13 @@ class RMEncoder:
 # --------------------------------------------------------------------------- scoring
 
 
-class PersonaRewardModel:
-    """r_φ(x, ρ, y) for batches of (context row, persona card, reply); higher is better."""
+class RewardModel:
+    """r(x, subject, y) for batches of (context row, persona card or group, reply); higher is better."""
 
     def __init__(self, model: Any, tokenizer: Any, prompts: Prompts, max_length: int, meta: dict | None = None):
         self.model, self.tokenizer = model, tokenizer
-        self.encoder = RMEncoder(tokenizer, prompts, max_length)
         self.meta = meta or {}
+        self.encoder = RMEncoder(tokenizer, prompts, max_length, self.meta.get("reply_room", REPLY_ROOM))
         self.pad_token_id = model.config.get_text_config().pad_token_id
         if self.pad_token_id is None:
             raise ValueError("reward model: the model config has no pad_token_id, so padded batches cannot be scored")
@@ -179,8 +197,8 @@ class PersonaRewardModel:
     @classmethod
     def load(
         cls, path: str | Path, device: str = "cpu", prompts_dir: str | Path | None = None, max_length: int | None = None
-    ) -> PersonaRewardModel:
-        """A folder written by :func:`train_persona_rm`; prompts dir and max_length come from its
+    ) -> RewardModel:
+        """A folder written by :func:`train_reward_model`; prompts dir and max_length come from its
         ``mascot_rm.json`` unless given here."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -191,7 +209,7 @@ class PersonaRewardModel:
         meta_path = path / META_FILE
         if not meta_path.is_file():
             raise FileNotFoundError(
-                f"{path}: not a persona reward model folder (no {META_FILE}); train one with `dvc repro persona_rm`"
+                f"{path}: not a reward model folder (no {META_FILE}); train one with `dvc repro persona_rm` (or group_rm)"
             )
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -214,11 +232,12 @@ class PersonaRewardModel:
     def score(
         self,
         contexts_rows: Sequence[Mapping[str, Any]],
-        personas: Sequence[Persona],
+        personas: Sequence[Subject],
         responses: Sequence[str],
         batch_size: int = 16,
     ) -> list[float]:
-        """One reward per response; ``contexts_rows[i]`` and ``personas[i]`` are what response i answers."""
+        """One reward per response; ``contexts_rows[i]`` and ``personas[i]`` (a persona card, or the
+        group's cards for a block) are what response i answers."""
         ids = self.encoder.encode_many(contexts_rows, personas, responses)
         too_long = sum(len(x) > self.max_length for x in ids)
         if too_long:
@@ -265,9 +284,9 @@ class PersonaRewardModel:
 
 
 def _pair_inputs(
-    pairs: pl.DataFrame, contexts: Mapping[str, dict], cards: Registry[Persona]
-) -> tuple[list[dict], list[Persona]]:
-    """The context row and persona card of every pair, in order; unknown ids are named."""
+    pairs: pl.DataFrame, contexts: Mapping[str, dict], resolve: Resolve
+) -> tuple[list[dict], list[Subject]]:
+    """The context row and subject of every pair, in order; unknown ids are named."""
     rows, personas = [], []
     for pair in pairs.select("pair_id", "context_id", "persona").iter_rows(named=True):
         ctx = contexts.get(pair["context_id"])
@@ -276,12 +295,12 @@ def _pair_inputs(
                 f"preference pair '{pair['pair_id']}': context_id '{pair['context_id']}' is not in the contexts table"
             )
         rows.append(ctx)
-        personas.append(cards.get(pair["persona"], where=f"preference pair '{pair['pair_id']}'"))
+        personas.append(resolve(pair["persona"], ctx, f"preference pair '{pair['pair_id']}'"))
     return rows, personas
 
 
 def _encode_pairs(
-    pairs: pl.DataFrame, contexts: Mapping[str, dict], cards: Registry[Persona], encoder: RMEncoder, split: str
+    pairs: pl.DataFrame, contexts: Mapping[str, dict], resolve: Resolve, encoder: RMEncoder, split: str
 ) -> tuple[pl.DataFrame, list[dict], int]:
     """Tokenized {chosen_ids, rejected_ids} rows for TRL, dropping (and naming) pairs too long to fit;
     also the max_length the shortest pair would need, for the error when nothing fits.
@@ -290,7 +309,7 @@ def _encode_pairs(
     column is deliberately not passed: RewardTrainer would turn it into a margin loss, and MASCOT
     trains the plain Bradley–Terry loss −log σ(r_w − r_l).
     """
-    rows, personas = _pair_inputs(pairs, contexts, cards)
+    rows, personas = _pair_inputs(pairs, contexts, resolve)
     chosen = encoder.encode_many(rows, personas, pairs["chosen"].to_list())
     rejected = encoder.encode_many(rows, personas, pairs["rejected"].to_list())
     need = [max(len(c), len(r)) for c, r in zip(chosen, rejected)]
@@ -298,8 +317,8 @@ def _encode_pairs(
     if not all(fits):
         dropped = [pid for pid, ok in zip(pairs["pair_id"].to_list(), fits) if not ok]
         log.warning(
-            "persona_rm: %d %s pair(s) longer than max_length=%d even with the history trimmed, dropped "
-            "(first: %s); raise persona_rm.max_length to keep them",
+            "reward model: %d %s pair(s) longer than max_length=%d even with the history trimmed, dropped "
+            "(first: %s); raise max_length to keep them",
             len(dropped), split, encoder.max_length, dropped[:5],
         )
     kept = pairs.filter(pl.Series(fits, dtype=pl.Boolean))
@@ -308,30 +327,33 @@ def _encode_pairs(
 
 
 def _pair_stats(
-    rm: PersonaRewardModel, pairs: pl.DataFrame, contexts: Mapping[str, dict], cards: Registry[Persona], batch_size: int
+    rm: RewardModel, pairs: pl.DataFrame, contexts: Mapping[str, dict], resolve: Resolve, batch_size: int
 ) -> dict[str, float | None]:
     """Share of pairs with r(chosen) > r(rejected) and the mean gap, from the scorer itself."""
     if pairs.is_empty():
         return {"accuracy": None, "mean_margin": None}
-    rows, personas = _pair_inputs(pairs, contexts, cards)
+    rows, personas = _pair_inputs(pairs, contexts, resolve)
     scores = rm.score(rows * 2, personas * 2, pairs["chosen"].to_list() + pairs["rejected"].to_list(), batch_size)
     n = pairs.height
     gaps = [c - r for c, r in zip(scores[:n], scores[n:])]
     return {"accuracy": round(sum(g > 0 for g in gaps) / n, 4), "mean_margin": round(sum(gaps) / n, 4)}
 
 
-def train_persona_rm(
+def train_reward_model(
     base_dir: str | Path,
     pairs: pl.DataFrame,
     contexts: pl.DataFrame,
-    cards: Registry[Persona],
+    resolve: Resolve,
     prompts: Prompts,
     cfg: PersonaRMConfig,
     out_dir: str | Path,
     live_dir: str | Path,
+    kind: str = "persona",
+    reply_room: int = REPLY_ROOM,
 ) -> dict | None:
-    """Train r_φ, save the merged model to ``out_dir``; return held-out metrics from the saved model
-    (None on the other processes of a multi-process launch)."""
+    """Train a reward model, save the merged model to ``out_dir``; return held-out metrics from the
+    saved model (None on the other processes of a multi-process launch). ``resolve`` turns a pair's
+    persona column into what the prompt shows (:func:`persona_subjects`, or a group's cards)."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
@@ -350,14 +372,14 @@ def train_persona_rm(
     model.config.pad_token_id = tokenizer.pad_token_id
 
     by_id = {row["context_id"]: row for row in contexts.iter_rows(named=True)}
-    encoder = RMEncoder(tokenizer, prompts, cfg.max_length)
+    encoder = RMEncoder(tokenizer, prompts, cfg.max_length, reply_room)
     train_pairs, eval_pairs = split_pairs(pairs, cfg.eval_fraction, cfg.seed)
-    train_pairs, train_rows, shortest = _encode_pairs(train_pairs, by_id, cards, encoder, "train")
-    eval_pairs, eval_rows, _ = _encode_pairs(eval_pairs, by_id, cards, encoder, "eval")
+    train_pairs, train_rows, shortest = _encode_pairs(train_pairs, by_id, resolve, encoder, "train")
+    eval_pairs, eval_rows, _ = _encode_pairs(eval_pairs, by_id, resolve, encoder, "eval")
     if not train_rows:
         raise ValueError(
-            f"persona_rm: every train pair is longer than persona_rm.max_length={cfg.max_length} tokens even with "
-            f"the history cut to the latest turn (the shortest needs {shortest}); raise persona_rm.max_length"
+            f"{kind}_rm: every train pair is longer than {kind}_rm.max_length={cfg.max_length} tokens even with "
+            f"the history cut to the latest turn (the shortest needs {shortest}); raise {kind}_rm.max_length"
         )
 
     scratch = tempfile.mkdtemp(prefix="mascot-rm-")
@@ -380,14 +402,14 @@ def train_persona_rm(
         callbacks=[LiveCurves(live_dir)],
     )
     # LoRA's B starts at zero, so the wrapped model is still the untrained init: the "before" figure
-    adapter_rm = PersonaRewardModel(trainer.model, tokenizer, prompts, cfg.max_length)
-    before = _pair_stats(adapter_rm, eval_pairs, by_id, cards, cfg.batch_size)
+    adapter_rm = RewardModel(trainer.model, tokenizer, prompts, cfg.max_length, {"reply_room": reply_room})
+    before = _pair_stats(adapter_rm, eval_pairs, by_id, resolve, cfg.batch_size)
     result = trainer.train()
-    log.info("persona_rm: %d steps in %.1f s", result.global_step, result.metrics.get("train_runtime", 0.0))
+    log.info("%s_rm: %d steps in %.1f s", kind, result.global_step, result.metrics.get("train_runtime", 0.0))
     trainable, total = trainer.model.get_nb_trainable_parameters()
 
     probe = (eval_pairs if eval_rows else train_pairs).head(MERGE_PROBE)
-    probe_rows, probe_personas = _pair_inputs(probe, by_id, cards)
+    probe_rows, probe_personas = _pair_inputs(probe, by_id, resolve)
     probe_scores = adapter_rm.score(probe_rows, probe_personas, probe["chosen"].to_list(), cfg.batch_size)
 
     shutil.rmtree(scratch, ignore_errors=True)
@@ -401,10 +423,11 @@ def train_persona_rm(
         contexts.select("context_id", "dataset"), on="context_id", how="left"
     )
     meta = {
+        "kind": kind,
         "base": str(base_dir),
         "prompts_dir": str(prompts.directory),
         "max_length": cfg.max_length,
-        "reply_room": REPLY_ROOM,
+        "reply_room": reply_room,
         "personas": sorted(set(seen["persona"])),
         "persona_datasets": {
             name: sorted(set(group["dataset"].drop_nulls()))
@@ -413,18 +436,18 @@ def train_persona_rm(
     }
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
-    saved = PersonaRewardModel.load(out_dir, device="cpu" if cfg.use_cpu else "auto")
+    saved = RewardModel.load(out_dir, device="cpu" if cfg.use_cpu else "auto")
     reloaded = saved.score(probe_rows, probe_personas, probe["chosen"].to_list(), cfg.batch_size)
     worst = max(abs(a - b) for a, b in zip(probe_scores, reloaded))
     if worst > MERGE_TOLERANCE * max(1.0, *map(abs, probe_scores)):
         raise RuntimeError(
-            f"persona_rm: the saved model in {out_dir} does not reproduce the trained rewards (max gap {worst:.4g}); "
+            f"{kind}_rm: the saved model in {out_dir} does not reproduce the trained rewards (max gap {worst:.4g}); "
             "the merged LoRA or the score head was not saved as trained"
         )
-    after = _pair_stats(saved, eval_pairs, by_id, cards, cfg.batch_size)
+    after = _pair_stats(saved, eval_pairs, by_id, resolve, cfg.batch_size)
     # The spread of rewards over the replies it was trained on: GRPO divides by it so that the
     # persona reward is on a known scale next to the format reward, whatever the base model.
-    rows, personas = _pair_inputs(train_pairs, by_id, cards)
+    rows, personas = _pair_inputs(train_pairs, by_id, resolve)
     seen_rewards = saved.score(
         rows * 2, personas * 2, train_pairs["chosen"].to_list() + train_pairs["rejected"].to_list(), cfg.batch_size
     )
@@ -483,7 +506,7 @@ def score_cli(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
     except UnknownNameError as exc:  # a KeyError; the CLI reports ValueErrors as usage errors
         raise ValueError(str(exc)) from None
     history = _read_history(args.history_file) if args.history_file else []
-    rm = PersonaRewardModel.load(args.model, device=args.device, prompts_dir=args.prompts_dir)
+    rm = RewardModel.load(args.model, device=args.device, prompts_dir=args.prompts_dir)
     if rm.personas_seen and persona.name not in rm.personas_seen:
         log.warning(
             "persona '%s' was not in this reward model's training pairs (%s); its scores are untested",

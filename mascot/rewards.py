@@ -14,7 +14,7 @@ from typing import Any
 from mascot.format_reward import FormatRules, FormatVerdict, speakers_for
 from mascot.personas import Persona
 from mascot.registry import Registry
-from mascot.reward_model import PersonaRewardModel
+from mascot.reward_model import RewardModel
 
 
 def completion_text(completion: Any) -> str:
@@ -53,7 +53,7 @@ class PersonaRMReward(_Lookup):
 
     def __init__(
         self,
-        rm: PersonaRewardModel,
+        rm: RewardModel,
         contexts: Mapping[str, Mapping],
         cards: Registry[Persona],
         standardize: bool = True,

@@ -208,7 +208,37 @@ ROLLOUTS = pa.DataFrameSchema(
 )
 
 
-TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS)}
+DIRECTOR_CHECK = pa.DataFrameSchema(
+    name="director_check",
+    columns={
+        "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "dataset": pa.Column(pl.Utf8, pa.Check.isin(DATASETS)),
+        "domain": pa.Column(pl.Utf8, pa.Check.isin(ALL_DOMAINS)),
+        "sample_idx": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "policy": pa.Column(pl.Utf8, pa.Check.isin(("before", "after"))),
+        "transcript": pa.Column(pl.Utf8),  # one "Name: text" line per agent turn
+        "speakers": pa.Column(pl.Utf8),  # persona names in speaking order, comma-separated
+        "turns": pa.Column(pl.Int64, pa.Check.ge(1)),  # a group reply always has a turn (END first is invalid)
+        "directives": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "invalid_directives": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "ended_by_director": pa.Column(pl.Boolean),
+        "directives_raw": pa.Column(pl.Utf8),  # JSON list of what the director wrote
+        "group_rm": pa.Column(pl.Float64),
+        "redundancy": pa.Column(pl.Float64, nullable=True),  # null: fewer than two turns
+    },
+    checks=[
+        pa.Check(
+            lambda data: data.lazyframe.select(pl.col("invalid_directives") <= pl.col("directives")),
+            name="invalid_directives_at_most_directives",
+        )
+    ],
+    unique=["context_id", "sample_idx", "policy"],
+    strict=True,
+    ordered=False,
+)
+
+
+TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK)}
 
 
 def validate(df: pl.DataFrame, schema: pa.DataFrameSchema, where: str | Path = "") -> pl.DataFrame:

@@ -7,7 +7,7 @@ Runs as `python -m pipeline.grpo_agents ...` or under `accelerate launch ... -m 
 
 from mascot.grpo_agents import Agents, compare_agents, train_agents
 from mascot.personas import load_cards
-from mascot.reward_model import PersonaRewardModel
+from mascot.reward_model import RewardModel
 from mascot.schemas import AGENTS_CHECK, CONTEXTS, read_table, write_table
 from mascot.stage import log, run_stage, write_metrics
 
@@ -19,7 +19,7 @@ def main(args, cfg):
     if metrics is None:  # not the main process
         return
     log.info("before/after check on held-out '%s' contexts", cfg.grpo_agents.check.split)
-    rm = PersonaRewardModel.load(args.rm, device=cfg.model.device, prompts_dir=cfg.prompts_dir)
+    rm = RewardModel.load(args.rm, device=cfg.model.device, prompts_dir=cfg.prompts_dir)
     table, check = compare_agents(args.base, args.sft, Agents.load(args.out), rm, contexts, cards, cfg)
     write_table(table, args.check, AGENTS_CHECK)
     write_metrics(args.metrics, metrics | check)

@@ -2,7 +2,7 @@
 
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
-from mascot.reward_model import train_persona_rm
+from mascot.reward_model import persona_subjects, train_reward_model
 from mascot.schemas import CONTEXTS, preference_pairs_schema, read_table
 from mascot.stage import run_stage, write_metrics
 
@@ -13,8 +13,8 @@ def main(args, cfg):
     pairs = read_table(args.pairs, preference_pairs_schema(0.0))
     contexts = read_table(args.contexts, CONTEXTS)
     base = cfg.persona_rm.base or args.base
-    metrics = train_persona_rm(
-        base, pairs, contexts, load_cards(cfg.personas.dir), Prompts(cfg.prompts_dir), cfg.persona_rm,
+    metrics = train_reward_model(
+        base, pairs, contexts, persona_subjects(load_cards(cfg.personas.dir)), Prompts(cfg.prompts_dir), cfg.persona_rm,
         args.out, args.plots,
     )  # fmt: skip
     if metrics is not None:  # None: not the main process of a multi-process launch

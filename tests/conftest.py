@@ -73,6 +73,46 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
     return out
 
 
+def build_tiny_rm(base: Path, out: Path, **meta) -> Path:
+    """A reward-model folder on a tiny base: random scalar head, the given ``mascot_rm.json``."""
+    import json
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from mascot.reward_model import META_FILE
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / META_FILE).write_text(json.dumps({"prompts_dir": str(REPO / "configs/prompts"), **meta}))
+    return out
+
+
+def build_tiny_agents(base: Path, out: Path, personas: list[str]) -> Path:
+    """A shared agents' adapter on a tiny base: a LoRA with random (non-zero) weights, so it changes replies."""
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from mascot.grpo_agents import AGENTS_META, SHARED
+
+    torch.manual_seed(1)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"),
+    )
+    model.save_pretrained(out / SHARED)
+    meta = {"mode": SHARED, "adapters": {p: SHARED for p in personas}}
+    (out / AGENTS_META).write_text(json.dumps(meta))
+    return out
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """For modules that train tiny models: a 32-wide model has nothing to parallelise, and with two

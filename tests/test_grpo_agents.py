@@ -22,11 +22,11 @@ from mascot.grpo_agents import (
 )
 from mascot.llm import SamplingParams, get_backend
 from mascot.personas import load_cards
-from mascot.reward_model import META_FILE, PersonaRewardModel
+from mascot.reward_model import META_FILE, RewardModel
 from mascot.rewards import FormatReward, PersonaRMReward
 from mascot.schemas import AGENTS_CHECK, validate
 
-from .conftest import REPO, free_port
+from .conftest import REPO, build_tiny_rm, free_port
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CARDS = load_cards(REPO / "configs/personas")
@@ -60,19 +60,7 @@ def contexts():
 @pytest.fixture(scope="module")
 def tiny_rm(tiny_model, tmp_path_factory):
     """A reward-model folder on the tiny base: random head, recorded reward scale."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    out = tmp_path_factory.mktemp("rm")
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=1)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    meta = {"prompts_dir": str(REPO / "configs/prompts"), "max_length": 1024, "reward_mean": 0.5, "reward_std": 2.0}
-    (out / META_FILE).write_text(json.dumps(meta))
-    return out
+    return build_tiny_rm(tiny_model, tmp_path_factory.mktemp("rm"), max_length=1024, reward_mean=0.5, reward_std=2.0)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +114,7 @@ def test_check_uses_the_same_prompts_and_seeds_before_and_after(trained, tiny_mo
     cfg, _, root = trained
     cfg.grpo_agents.check.samples = 2
     agents = Agents.load(root / "agents")
-    rm = PersonaRewardModel.load(tiny_rm)
+    rm = RewardModel.load(tiny_rm)
     table, metrics = compare_agents(tiny_model, None, agents, rm, contexts, CARDS, cfg)
     validate(table, AGENTS_CHECK)
     # tiny profile: 1 held-out context per valence domain × 2 personas × 2 samples
@@ -171,7 +159,7 @@ def test_reward_functions_accept_what_grpo_trainer_passes(tiny_model, tiny_rm, c
     cid = contexts["context_id"][0]
     groups = {"empathetic_dialogues": ["the_anchor", "the_catalyst"]}
     fmt = FormatReward(FormatRules(cfg.format_reward), by_id, CARDS, groups, eos_token_ids=[2])
-    rm = PersonaRMReward(PersonaRewardModel.load(tiny_rm), by_id, CARDS)
+    rm = PersonaRMReward(RewardModel.load(tiny_rm), by_id, CARDS)
     prompt = [{"role": "system", "content": "You are The Anchor."}, {"role": "user", "content": "hi"}]
     completions = [[{"role": "assistant", "content": "That sounds hard."}], [{"role": "assistant", "content": "User: ok"}]]
     logged, extra = {}, {}
@@ -183,7 +171,7 @@ def test_reward_functions_accept_what_grpo_trainer_passes(tiny_model, tiny_rm, c
     assert fmt(**kwargs) == [1.0, pytest.approx(4 / 6)]  # the second: a tag, and cut off (no EOS)
     assert logged["format/pass"] == 0.5 and logged["format/no_speaker_tag"] == 0.5
     assert extra["format_reasons"][0] == "ok" and "cut off" in extra["format_reasons"][1]
-    raw = PersonaRewardModel.load(tiny_rm)
+    raw = RewardModel.load(tiny_rm)
     expected = raw.standardize(raw.score([by_id[cid]] * 2, [CARDS.get("the_anchor")] * 2, ["That sounds hard.", "User: ok"]))
     assert rm(**kwargs) == pytest.approx(expected, abs=1e-5)
     assert (fmt.__name__, rm.__name__) == ("format", "persona_rm")
@@ -198,7 +186,7 @@ def test_missing_reward_scale_and_missing_adapters_are_named(tiny_rm, tmp_path):
     del meta["reward_std"]
     (old / META_FILE).write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="reward_mean/reward_std.*dvc repro persona_rm"):
-        PersonaRMReward(PersonaRewardModel.load(old), {}, CARDS, standardize=True)
+        PersonaRMReward(RewardModel.load(old), {}, CARDS, standardize=True)
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / AGENTS_META).write_text(json.dumps({"mode": "shared", "adapters": {"the_anchor": "shared"}}))
     with pytest.raises(FileNotFoundError, match="the_anchor.*shared"):
@@ -248,13 +236,15 @@ def test_vllm_generation_is_switched_on_by_params_alone(tmp_path):
     from mascot.config import GRPOAgentsConfig
     from mascot.grpo_agents import grpo_args
 
-    off = grpo_args(GRPOAgentsConfig(), str(tmp_path))
+    names = ["persona_rm", "format"]
+    off = grpo_args(GRPOAgentsConfig(), str(tmp_path), names, 64)
     assert not off.use_vllm and off.beta == 0.02 and off.num_generations == 4 and off.reward_weights == [1.0, 3.0]
     server = grpo_args(
-        GRPOAgentsConfig(use_vllm=True, vllm_mode="server", vllm_server_base_url="http://10.0.0.2:8000"), str(tmp_path)
-    )
+        GRPOAgentsConfig(use_vllm=True, vllm_mode="server", vllm_server_base_url="http://10.0.0.2:8000"),
+        str(tmp_path), names, 64,
+    )  # fmt: skip
     assert (server.use_vllm, server.vllm_mode, server.vllm_server_base_url) == (True, "server", "http://10.0.0.2:8000")
-    colocate = grpo_args(GRPOAgentsConfig(use_vllm=True, vllm_gpu_memory_utilization=0.5), str(tmp_path))
+    colocate = grpo_args(GRPOAgentsConfig(use_vllm=True, vllm_gpu_memory_utilization=0.5), str(tmp_path), names, 64)
     assert (colocate.vllm_mode, colocate.vllm_gpu_memory_utilization) == ("colocate", 0.5)
     with pytest.raises(ValueError, match="not a multiple of num_generations"):
         GRPOAgentsConfig(batch_size=6, num_generations=4)

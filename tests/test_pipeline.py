@@ -16,11 +16,22 @@ import pytest
 
 from mascot.config import dump_params, profile_config
 from mascot.grpo_agents import Agents
-from mascot.schemas import AGENTS_CHECK, CANDIDATES, CONTEXTS, JUDGMENTS, preference_pairs_schema, read_table
+from mascot.schemas import (
+    AGENTS_CHECK,
+    CANDIDATES,
+    CONTEXTS,
+    DIRECTOR_CHECK,
+    JUDGMENTS,
+    ROLLOUTS,
+    preference_pairs_schema,
+    read_table,
+)
 
 from .conftest import REPO, free_port
 
-STAGES = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
+STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
+STAGE2 = ["rollouts", "group_label", "group_rm", "grpo_director"]
+STAGES = STAGE1 + STAGE2
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
 
@@ -90,6 +101,17 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert check.height == 2 * grpo["check_replies"] == 2 * 6 * 4  # tiny: 1 held-out context per domain, 1 sample
     assert {"persona_rm_gain_ci_low", "format_pass_rate_after", "trainable_pct"} <= grpo.keys()
     assert (repo / "plots/grpo_agents/shared/plots/metrics/train/rewards/format/mean.tsv").exists()
+    # Stage 2: blocks by the director and agents → judged block pairs → group RM → trained director
+    rollouts = read_table(repo / "data/rollouts.parquet", ROLLOUTS)
+    assert rollouts["block_id"].n_unique() == 6 * 2  # tiny: 1 train context per domain × 2 samples
+    group_pairs = read_table(repo / "data/group_pairs.parquet", preference_pairs_schema(0.01))
+    assert group_pairs.height > 0 and (group_pairs["persona"] == "group").all()
+    assert json.loads((repo / "models/group_rm/mascot_rm.json").read_text())["kind"] == "group"
+    assert (repo / "models/director/adapter_config.json").exists()
+    director = json.loads((repo / "metrics/grpo_director.json").read_text())
+    assert {"group_rm_gain", "invalid_directive_rate_after", "speaker_entropy_after", "redundancy_after"} <= director.keys()
+    assert read_table(repo / "data/director_check.parquet", DIRECTOR_CHECK).height == 2 * director["check_blocks"] == 2 * 6
+    assert (repo / "plots/grpo_director/plots/metrics/train/rewards/group_rm/mean.tsv").exists()
 
 
 def test_second_repro_runs_nothing(repo):
@@ -103,7 +125,8 @@ def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     card.write_text(card.read_text().replace("Upbeat, sincere, hopeful", "Upbeat, sincere, quietly hopeful"))
     before = (repo / "data/candidates.parquet").read_bytes()
     out = run(["dvc", "repro"], repo)
-    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents"], out
+    # the card is in the agents' prompts (Stage 1) and in the group's (every Stage 2 stage)
+    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2], out
     after = read_table(repo / "data/candidates.parquet", CANDIDATES)
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()
@@ -111,16 +134,18 @@ def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
 
 
 def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo):
-    """The `launcher` param puts sft, persona_rm and grpo_agents under `accelerate launch`: two
+    """The `launcher` param puts every training stage under `accelerate launch`: two
     gloo processes on CPU train each model, the main process saves it, DVC sees a normal run."""
     params = repo / "params.yaml"
     launcher = f"accelerate launch --config_file configs/accelerate/cpu_ddp.yaml --main_process_port {free_port()}"
     params.write_text(params.read_text().replace("launcher: python\n", f"launcher: {launcher}\n"))
     out = run(["dvc", "repro"], repo)
-    for stage in ("sft", "persona_rm", "grpo_agents"):
+    for stage in ("sft", "persona_rm", "grpo_agents", "group_rm", "grpo_director"):
         assert f"{launcher} -m pipeline.{stage}" in out
     assert "on 2 process(es) (DistributedType.MULTI_CPU)" in out
     assert json.loads((repo / "metrics/grpo_agents.json").read_text())["processes"] == 2
+    assert json.loads((repo / "metrics/grpo_director.json").read_text())["processes"] == 2
+    assert json.loads((repo / "models/group_rm/mascot_rm.json").read_text())["reward_std"] > 0
     assert (repo / "models/sft/adapter_config.json").exists()
     assert json.loads((repo / "models/persona_rm/mascot_rm.json").read_text())["reward_std"] > 0
     assert "up to date" in run(["dvc", "status"], repo)

@@ -16,7 +16,7 @@ from mascot.config import LoraConfig, PersonaRMConfig
 from mascot.data import contexts_frame
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
-from mascot.reward_model import PersonaRewardModel, RMEncoder, score_cli, split_pairs, train_persona_rm
+from mascot.reward_model import RewardModel, RMEncoder, persona_subjects, score_cli, split_pairs, train_reward_model
 from mascot.schemas import CONTEXTS, preference_pairs_schema, validate
 
 from .conftest import REPO
@@ -90,8 +90,8 @@ def trained(tiny_model, tmp_path_factory):
     contexts = synthetic_contexts()
     pairs = planted_pairs(contexts)
     root = tmp_path_factory.mktemp("persona_rm")
-    metrics = train_persona_rm(
-        tiny_model, pairs, contexts, load_cards(REPO / "configs/personas"), Prompts(REPO / "configs/prompts"),
+    metrics = train_reward_model(
+        tiny_model, pairs, contexts, persona_subjects(load_cards(REPO / "configs/personas")), Prompts(REPO / "configs/prompts"),
         CFG, root / "rm", root / "plots",
     )  # fmt: skip
     return metrics, root / "rm", pairs, contexts
@@ -112,7 +112,7 @@ def test_learns_the_planted_preference(trained):
     meta = json.loads((out / "mascot_rm.json").read_text())
     assert meta["personas"] == sorted(PERSONAS) and meta["max_length"] == CFG.max_length
     # GRPO standardizes by the spread over the training replies: centred there, unit spread there
-    rm = PersonaRewardModel.load(out)
+    rm = RewardModel.load(out)
     train, _ = split_pairs(pairs, CFG.eval_fraction, CFG.seed)
     rows = [by_id[c] for c in train["context_id"]] * 2
     cards = load_cards(REPO / "configs/personas")
@@ -123,7 +123,7 @@ def test_learns_the_planted_preference(trained):
 
 def test_saved_model_reproduces_metrics_and_batching_changes_nothing(trained):
     metrics, out, pairs, contexts = trained
-    rm = PersonaRewardModel.load(out)
+    rm = RewardModel.load(out)
     cards = load_cards(REPO / "configs/personas")
     by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
     _, held = split_pairs(pairs, CFG.eval_fraction, CFG.seed)
@@ -133,7 +133,7 @@ def test_saved_model_reproduces_metrics_and_batching_changes_nothing(trained):
     rejected = rm.score(rows, personas, held["rejected"].to_list(), batch_size=7)
     assert round(sum(c > r for c, r in zip(chosen, rejected)) / held.height, 4) == metrics["eval_accuracy"]
     # a second load gives the same rewards; batched (mixed lengths, right padding) equals one at a time
-    again = PersonaRewardModel.load(out)
+    again = RewardModel.load(out)
     mixed = [*held["chosen"].to_list()[:3], *held["rejected"].to_list()[:3], "Short.", "A much longer reply " * 6]
     ctx6, per6 = rows[:3] * 2 + rows[:2], personas[:3] * 2 + personas[:2]
     batched = again.score(ctx6, per6, mixed, batch_size=8)
@@ -219,9 +219,9 @@ def test_unknown_context_is_named(tiny_model, tmp_path):
     contexts = synthetic_contexts()
     pairs = planted_pairs(contexts)
     with pytest.raises(ValueError, match=r"preference pair 'syn/train/0\|the_anchor\|0>5': context_id 'syn/train/0'"):
-        train_persona_rm(
+        train_reward_model(
             tiny_model, pairs, contexts.filter(pl.col("context_id") != "syn/train/0"),
-            load_cards(REPO / "configs/personas"), Prompts(REPO / "configs/prompts"), CFG,
+            persona_subjects(load_cards(REPO / "configs/personas")), Prompts(REPO / "configs/prompts"), CFG,
             tmp_path / "rm", tmp_path / "p",
         )  # fmt: skip
 
@@ -259,8 +259,8 @@ def test_max_length_below_the_prompt_is_a_clear_error(tiny_model, tmp_path):
     contexts = synthetic_contexts()
     cfg = CFG.model_copy(update={"max_length": 256})
     with pytest.raises(ValueError, match=r"persona_rm.max_length=256 .*the shortest needs \d+"):
-        train_persona_rm(
-            tiny_model, planted_pairs(contexts), contexts, load_cards(REPO / "configs/personas"),
+        train_reward_model(
+            tiny_model, planted_pairs(contexts), contexts, persona_subjects(load_cards(REPO / "configs/personas")),
             Prompts(REPO / "configs/prompts"), cfg, tmp_path / "rm", tmp_path / "p",
         )  # fmt: skip
 
@@ -268,10 +268,10 @@ def test_max_length_below_the_prompt_is_a_clear_error(tiny_model, tmp_path):
 def test_one_group_trains_without_eval(tiny_model, tmp_path):
     contexts = synthetic_contexts()
     one = planted_pairs(contexts).filter(pl.col("context_id") == "syn/train/0")
-    metrics = train_persona_rm(
-        tiny_model, one, contexts, load_cards(REPO / "configs/personas"), Prompts(REPO / "configs/prompts"),
+    metrics = train_reward_model(
+        tiny_model, one, contexts, persona_subjects(load_cards(REPO / "configs/personas")), Prompts(REPO / "configs/prompts"),
         CFG.model_copy(update={"max_steps": 2}), tmp_path / "rm", tmp_path / "p",
     )  # fmt: skip
     assert metrics["train_pairs"] == one.height and metrics["eval_pairs"] == 0
     assert metrics["eval_accuracy"] is None and metrics["eval_accuracy_before"] is None
-    assert PersonaRewardModel.load(tmp_path / "rm").personas_seen == ["the_anchor"]
+    assert RewardModel.load(tmp_path / "rm").personas_seen == ["the_anchor"]

@@ -108,15 +108,38 @@ class GroupEngine:
         )
         out = []
         for state, log, gen in zip(states, logs, gens):
-            directive = parse_directive(gen.text, {n: state.display[n] for n in state.group})
+            directive = self.resolve_directive(state, gen.text)
             log.raw.append(gen.text)
-            if directive.valid and directive.ends and state.turns_this_reply() == 0:
-                directive = Directive("", "", valid=False, problem="END before any companion replied")
-            if not directive.valid:
-                log.invalid += 1
-                directive = fallback(state.group, state.spoken_this_reply(), directive.problem)
+            log.invalid += not directive.valid
             out.append(directive)
         return out
+
+    @staticmethod
+    def resolve_directive(state: ConversationState, text: str) -> Directive:
+        """The directive the director's ``text`` gives in ``state``: its own when valid, else the
+        counted fallback (``valid`` False, ``problem`` saying why). END before any companion has
+        spoken in this reply is invalid too: the person would get no reply at all."""
+        directive = parse_directive(text, {n: state.display[n] for n in state.group})
+        if directive.valid and directive.ends and state.turns_this_reply() == 0:
+            directive = Directive("", "", valid=False, problem="END before any companion replied")
+        if not directive.valid:
+            directive = fallback(state.group, state.spoken_this_reply(), directive.problem)
+        return directive
+
+    def speak(
+        self, states: Sequence[ConversationState], directives: Sequence[Directive], keys: Sequence[object], turn: int
+    ) -> None:
+        """The named agents answer their directives (END: nobody speaks), one batched generate per
+        adapter; each answer is added to its conversation's state."""
+        by_adapter: dict[str | None, list[int]] = {}
+        for i, directive in enumerate(directives):
+            if not directive.ends:
+                by_adapter.setdefault(self.agent_adapters.get(directive.speaker), []).append(i)
+        for adapter, batch in by_adapter.items():
+            messages = [self.agent_messages(states[i], directives[i].speaker, directives[i]) for i in batch]
+            seeds = [derive_seed(self.settings.seed, keys[i], turn, "agent") for i in batch]
+            for i, gen in zip(batch, self.backend.generate(messages, self.settings.agent, seeds, adapter)):
+                states[i].add_agent(directives[i].speaker, gen.text, directives[i])
 
     def reply(self, states: Sequence[ConversationState], keys: Sequence[object] | None = None) -> list[ReplyLog]:
         """Advance every conversation by one group reply (up to ``max_turns`` agent turns).
@@ -131,22 +154,11 @@ class GroupEngine:
             if not active:
                 break
             directives = self._directives([states[i] for i in active], [logs[i] for i in active], turn, [keys[i] for i in active])
-            speaking = []
             for i, directive in zip(active, directives):
                 logs[i].directives.append(directive)
-                if directive.ends:
-                    logs[i].ended_by_director = True
-                else:
-                    speaking.append((i, directive))
-            by_adapter: dict[str | None, list[tuple[int, Directive]]] = {}
-            for i, directive in speaking:
-                by_adapter.setdefault(self.agent_adapters.get(directive.speaker), []).append((i, directive))
-            for adapter, batch in by_adapter.items():
-                messages = [self.agent_messages(states[i], d.speaker, d) for i, d in batch]
-                seeds = [derive_seed(self.settings.seed, keys[i], turn, "agent") for i, _ in batch]
-                for (i, directive), gen in zip(batch, self.backend.generate(messages, self.settings.agent, seeds, adapter)):
-                    states[i].add_agent(directive.speaker, gen.text, directive)
-            active = [i for i, _ in speaking]
+                logs[i].ended_by_director |= directive.ends
+            self.speak([states[i] for i in active], directives, [keys[i] for i in active], turn)
+            active = [i for i, d in zip(active, directives) if not d.ends]
         return logs
 
 

@@ -75,6 +75,12 @@ class ConversationState:
             for t in self.history[start:]
         ]
 
+    def reply_transcript(self) -> str:
+        """The group's current reply as the group judge and reward model read it: one
+        "Display Name: text" line per agent turn (the format of ``group_label.block_transcripts``)."""
+        turns = self.history[self.reply_start :]
+        return "\n".join(f"{self.display.get(t.speaker, t.speaker)}: {t.text}" for t in turns if t.role == "agent")
+
     # ---------------------------------------------------------------- writing
 
     def add_user(self, text: str, speaker: str = USER) -> None:

@@ -1,0 +1,338 @@
+"""Stage 2, step 4: the director, optimised with GRPO on the group reward.
+
+A prompt is a director state: a rollout block cut just before one of its directives (the context,
+the turns the group has said so far in that reply, the covered record). A completion is one
+directive. The reward executes it: the named agent (its GRPO adapter and card) really speaks, and
+the group reward model scores the block so far, the earlier turns plus the new one (after END, the
+earlier turns alone). All completions of one prompt share its earlier turns, so the group's
+advantages compare the directives. The second component is 1 for a directive in the strict format
+and 0 for one the engine had to replace by its fallback (which still speaks, so the block is
+scored either way).
+
+The before/after check runs whole group replies on held-out contexts with the same seeds through
+the director without and with its adapter and reports the group-RM reward, the invalid-directive
+rate, speaker entropy and the redundancy of consecutive agent turns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import statistics
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from mascot.chat.directive import END, Directive
+from mascot.chat.engine import GroupEngine, group_names
+from mascot.chat.state import ConversationState
+from mascot.config import MascotConfig
+from mascot.data.sampling import sample_contexts
+from mascot.group_rm import group_cards
+from mascot.grpo_agents import Agents, grpo_args, load_policy, persona_groups
+from mascot.personas import Persona
+from mascot.prompts import Prompts
+from mascot.registry import Registry
+from mascot.resume import stable_hash
+from mascot.reward_model import RewardModel
+from mascot.rewards import completion_text
+from mascot.stats import bootstrap_mean
+
+log = logging.getLogger(__name__)
+
+DIRECTOR = "director"  # the adapter's name next to the agents' adapters on one backend
+DIRECTOR_META = "mascot_director.json"
+
+
+# --------------------------------------------------------------------------- states
+
+
+def director_states(rollouts: pl.DataFrame, max_turns: int, max_states: int | None, seed: int) -> list[dict]:
+    """Every distinct (context, turns so far) a director faced in the rollouts, as rows with
+    ``context_id`` and ``prefix`` (a JSON list of {speaker, instruction, text}); a block that used its
+    whole turn budget gives no state after its last turn (no directive is asked there)."""
+    turns = rollouts.filter(pl.col("speaker") != END).sort("block_id", "turn")
+    seen: dict[tuple[str, str], dict] = {}
+    for (block, context_id), group in turns.group_by("block_id", "context_id", maintain_order=True):
+        done = group.select("speaker", "instruction", "text").to_dicts()
+        for k in range(min(len(done), max_turns - 1) + 1):
+            prefix = json.dumps(done[:k], ensure_ascii=False)
+            seen.setdefault((context_id, prefix), {"context_id": context_id, "prefix": prefix})
+    rows = sorted(seen.values(), key=lambda r: stable_hash(seed, r["context_id"], r["prefix"]))
+    return rows[:max_states] if max_states else rows
+
+
+def state_of(context: Mapping, group: Sequence[str], display: Mapping[str, str], prefix: str) -> ConversationState:
+    state = ConversationState.start(context, group, display)
+    for turn in json.loads(prefix):
+        state.add_agent(turn["speaker"], turn["text"], Directive(turn["speaker"], turn["instruction"]))
+    return state
+
+
+class DirectorWorld:
+    """Rebuilds director states from dataset columns, executes directives with the real agents and
+    scores the resulting blocks with the group reward model."""
+
+    def __init__(
+        self,
+        engine: GroupEngine,
+        rm: RewardModel,
+        contexts: Mapping[str, Mapping],
+        cards: Registry[Persona],
+        groups: Mapping[str, Sequence[str]],
+    ):
+        self.engine, self.rm, self.contexts, self.groups = engine, rm, contexts, groups
+        self.cards = group_cards(cards, groups)
+        self.display = {ds: group_names(cards, names) for ds, names in groups.items()}
+
+    def state(self, context_id: str, prefix: str) -> ConversationState:
+        if context_id not in self.contexts:
+            raise KeyError(f"director reward: context_id '{context_id}' is not in the contexts table")
+        ctx = self.contexts[context_id]
+        return state_of(ctx, self.groups[ctx["dataset"]], self.display[ctx["dataset"]], prefix)
+
+    def execute(self, context_ids: Sequence[str], prefixes: Sequence[str], texts: Sequence[str]):
+        """Apply each director text to its state; the named agents speak. Returns states and directives."""
+        states = [self.state(c, p) for c, p in zip(context_ids, prefixes)]
+        directives = [self.engine.resolve_directive(s, t) for s, t in zip(states, texts)]
+        # one batched call per turn position; the key names the state, so a rerun is identical
+        for turn in sorted({s.turns_this_reply() for s in states}):
+            idx = [i for i, s in enumerate(states) if s.turns_this_reply() == turn]
+            keys = [stable_hash(context_ids[i], prefixes[i]) for i in idx]
+            self.engine.speak([states[i] for i in idx], [directives[i] for i in idx], keys, turn)
+        return states, directives
+
+    def score(self, states: Sequence[ConversationState]) -> list[float]:
+        return self.rm.score(
+            [s.context for s in states], [self.cards[s.context["dataset"]] for s in states],
+            [s.reply_transcript() for s in states],
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- rewards (TRL reward functions)
+
+
+class GroupRMReward:
+    """The group RM's score of the block the directive produced (standardized by default)."""
+
+    __name__ = "group_rm"
+
+    def __init__(self, world: DirectorWorld, standardize: bool = True):
+        self.world, self.standardize = world, standardize
+        if standardize:
+            world.rm.standardize([0.0])  # fail before the first step when the scale is missing
+
+    def __call__(self, prompts, completions, context_id, prefix, log_metric=None, **_: Any) -> list[float]:
+        states, directives = self.world.execute(context_id, prefix, [completion_text(c) for c in completions])
+        rewards = self.world.score(states)
+        if log_metric is not None:
+            log_metric("director/end", sum(d.ends for d in directives) / len(directives))
+        return self.world.rm.standardize(rewards) if self.standardize else rewards
+
+
+class DirectiveFormatReward:
+    """1 for a directive in the strict two-line format that the engine can follow, else 0."""
+
+    __name__ = "directive_format"
+
+    def __init__(self, world: DirectorWorld):
+        self.world = world
+
+    def __call__(self, prompts, completions, context_id, prefix, log_metric=None, log_extra=None, **_: Any):
+        states = [self.world.state(c, p) for c, p in zip(context_id, prefix)]
+        directives = [
+            self.world.engine.resolve_directive(s, completion_text(c)) for s, c in zip(states, completions)
+        ]
+        if log_metric is not None:
+            log_metric("director/valid", sum(d.valid for d in directives) / len(directives))
+        if log_extra is not None:
+            log_extra("directive_problem", [d.problem or "" for d in directives])
+        return [1.0 if d.valid else 0.0 for d in directives]
+
+
+# --------------------------------------------------------------------------- training
+
+
+def group_engine(
+    base_dir, sft_dir, agents: Agents, cards: Registry[Persona], cfg: MascotConfig, director: str | Path | None = None,
+    device: str | None = None,
+) -> GroupEngine:
+    """The conversation engine over base + π_SFT with the agents' adapters (and the director's, if given)."""
+    from mascot.llm import get_backend
+
+    adapters = agents.paths() | ({DIRECTOR: Path(director)} if director else {})
+    backend = get_backend("transformers")(
+        base_dir, adapters=adapters, merge=sft_dir, dtype=cfg.model.dtype, device=device or cfg.model.device,
+        batch_size=cfg.rollouts.chunk_size,
+    )  # fmt: skip
+    groups = persona_groups(cfg)
+    return GroupEngine(
+        backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings(),
+        agent_adapters={p: agents.adapter_for(p) for names in groups.values() for p in names},
+    )  # fmt: skip
+
+
+def train_director(
+    base_dir: str | Path,
+    sft_dir: str | Path | None,
+    agents: Agents,
+    rm_dir: str | Path,
+    rollouts: pl.DataFrame,
+    contexts: pl.DataFrame,
+    cards: Registry[Persona],
+    cfg: MascotConfig,
+    out_dir: str | Path,
+    live_dir: str | Path,
+    callbacks: Sequence[Any] = (),
+) -> dict | None:
+    """Train the director's LoRA on π_SFT, save it to ``out_dir``; metrics (None off the main process)."""
+    from datasets import Dataset
+    from transformers import set_seed
+    from trl import GRPOTrainer
+
+    from mascot.tracking import LiveCurves, lora_config
+
+    g = cfg.grpo_director
+    device = "cpu" if g.use_cpu else cfg.model.device
+    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, device=device)
+    by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
+    world = DirectorWorld(engine, RewardModel.load(rm_dir, device=device, prompts_dir=cfg.prompts_dir), by_id, cards,
+                          persona_groups(cfg))  # fmt: skip
+    rows = director_states(rollouts, cfg.conversation.max_turns, g.max_states, g.seed)
+    if not rows:
+        raise ValueError("grpo_director: the rollouts table has no director states to train on")
+    examples = [{**r, "prompt": engine.director_messages(world.state(r["context_id"], r["prefix"]))} for r in rows]
+    rewards = [GroupRMReward(world, g.standardize_group_rm), DirectiveFormatReward(world)]
+
+    set_seed(g.seed)
+    scratch = tempfile.mkdtemp(prefix="mascot-director-")
+    trainer = GRPOTrainer(
+        model=load_policy(base_dir, sft_dir, cfg.model.dtype),
+        reward_funcs=rewards,
+        args=grpo_args(g, scratch, [f.__name__ for f in rewards], cfg.conversation.director_max_new_tokens),
+        train_dataset=Dataset.from_list(examples),
+        processing_class=engine.backend.tokenizer,
+        peft_config=lora_config(g.lora, "CAUSAL_LM"),
+        callbacks=[LiveCurves(live_dir), *callbacks],
+    )
+    result = trainer.train()
+    out_dir = Path(out_dir)
+    trainer.save_model(str(out_dir))  # the adapter only; written by the main process
+    shutil.rmtree(scratch, ignore_errors=True)
+    acc = trainer.accelerator
+    log.info("grpo_director: %d steps in %.1f s on %d process(es) (%s)", result.global_step,
+             result.metrics.get("train_runtime", 0.0), acc.num_processes, acc.distributed_type)  # fmt: skip
+    if not acc.is_main_process:
+        return None
+    meta = {"base": str(base_dir), "sft": str(sft_dir) if sft_dir else None, "group_rm": str(rm_dir),
+            "prompts_dir": cfg.prompts_dir, "states": len(rows)}  # fmt: skip
+    (out_dir / DIRECTOR_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    trainable, total = trainer.model.get_nb_trainable_parameters()
+    history = trainer.state.log_history
+    metrics: dict[str, Any] = {"train_states": len(rows), "processes": acc.num_processes, "steps": result.global_step,
+                               "trainable_params": trainable, "trainable_pct": round(100 * trainable / total, 4)}  # fmt: skip
+    for key, name in (("reward", "reward"), ("director/valid", "directive_valid")):
+        logged = [h[key] for h in history if key in h]
+        span = max(1, len(logged) // 4)  # one step is noise: average a quarter of the run at each end
+        metrics[f"train.{name}_start"] = round(statistics.fmean(logged[:span]), 4) if logged else None
+        metrics[f"train.{name}_end"] = round(statistics.fmean(logged[-span:]), 4) if logged else None
+    return metrics
+
+
+# --------------------------------------------------------------------------- before / after
+
+
+def speaker_entropy(speakers: Sequence[str], group_size: int) -> float:
+    """Entropy of who spoke, divided by its maximum log(group size): 0 = always the same agent,
+    1 = every agent equally often."""
+    counts = Counter(speakers)
+    n = sum(counts.values())
+    if n == 0 or group_size < 2:
+        return 0.0
+    return -sum(c / n * math.log(c / n) for c in counts.values()) / math.log(group_size)
+
+
+def compare_director(
+    base_dir: str | Path,
+    sft_dir: str | Path | None,
+    agents: Agents,
+    director_dir: str | Path,
+    rm: RewardModel,
+    contexts: pl.DataFrame,
+    cards: Registry[Persona],
+    cfg: MascotConfig,
+    embed: Callable[[list[list[str]]], list[float | None]],
+) -> tuple[pl.DataFrame, dict]:
+    """Whole group replies on held-out contexts, the same keys (so the same seeds) with the director
+    before (π_SFT) and after GRPO. ``embed`` gives each block's consecutive-turn similarity."""
+    check = cfg.grpo_director.check
+    held = sample_contexts(contexts.filter(pl.col("split") == check.split), check.contexts_per_domain, check.seed)
+    if held.is_empty():
+        raise ValueError(f"grpo_director.check.split: no '{check.split}' contexts; add it to ingest.splits")
+    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, director=director_dir)
+    groups = persona_groups(cfg)
+    world = DirectorWorld(engine, rm, {}, cards, groups)
+    plan = [(ctx, s) for ctx in held.iter_rows(named=True) for s in range(check.samples)]
+    keys = [f"{ctx['context_id']}|check|{s}" for ctx, s in plan]
+    rows = []
+    for policy, adapter in (("before", None), ("after", DIRECTOR)):
+        engine.director_adapter = adapter
+        states = [
+            ConversationState.start(ctx, groups[ctx["dataset"]], world.display[ctx["dataset"]]) for ctx, _ in plan
+        ]
+        logs = engine.reply(states, keys)
+        scores = world.score(states)
+        turns = [[t.text for t in st.history[st.reply_start :]] for st in states]
+        for (ctx, s), st, lg, score, sim in zip(plan, states, logs, scores, embed(turns)):
+            rows.append({
+                "context_id": ctx["context_id"], "dataset": ctx["dataset"], "domain": ctx["domain"], "sample_idx": s,
+                "policy": policy, "transcript": st.reply_transcript(),
+                "speakers": ",".join(t.speaker for t in st.history[st.reply_start :]),
+                "turns": st.turns_this_reply(), "directives": len(lg.directives), "invalid_directives": lg.invalid,
+                "ended_by_director": lg.ended_by_director, "directives_raw": json.dumps(lg.raw, ensure_ascii=False),
+                "group_rm": float(score), "redundancy": sim,
+            })  # fmt: skip
+    table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "redundancy": pl.Float64})
+    table = table.sort("context_id", "sample_idx", "policy")
+    return table, director_check_metrics(table, {ds: len(n) for ds, n in groups.items()}, check)
+
+
+def director_check_metrics(table: pl.DataFrame, group_sizes: Mapping[str, int], check) -> dict:
+    """Means before and after; for the group reward, the invalid-directive rate and redundancy, the
+    after − before difference with a bootstrap interval over contexts (samples averaged first)."""
+    table = table.with_columns(invalid_rate=pl.col("invalid_directives") / pl.col("directives"))
+    units = (
+        table.group_by("context_id", "policy")
+        .agg(pl.col("group_rm", "invalid_rate", "redundancy").mean())
+        .pivot(on="policy", index="context_id", values=["group_rm", "invalid_rate", "redundancy"])
+        .sort("context_id")
+    )
+    metrics: dict[str, Any] = {"check_contexts": units.height, "check_blocks": table.height // 2}
+    for column, name in (("group_rm", "group_rm"), ("invalid_rate", "invalid_directive_rate"), ("redundancy", "redundancy")):
+        diffs = (units[f"{column}_after"] - units[f"{column}_before"]).drop_nulls().to_list()
+        for policy in ("before", "after"):
+            part = table.filter(pl.col("policy") == policy)
+            # the rate over all directives (not the mean of per-block rates): what the issue bounds
+            value = part["invalid_directives"].sum() / part["directives"].sum() if column == "invalid_rate" else part[column].mean()
+            metrics[f"{name}_{policy}"] = None if value is None else round(float(value), 4)
+        if diffs:
+            diff = bootstrap_mean(diffs, check.bootstrap_resamples, check.confidence, check.seed)
+            metrics |= {f"{name}_gain": round(diff.mean, 4), f"{name}_gain_ci_low": round(diff.low, 4),
+                        f"{name}_gain_ci_high": round(diff.high, 4)}  # fmt: skip
+    for policy in ("before", "after"):
+        part = table.filter(pl.col("policy") == policy)
+        entropies = [
+            speaker_entropy([s for s in ",".join(g["speakers"]).split(",") if s], group_sizes[ds])
+            for (ds,), g in part.group_by("dataset", maintain_order=True)
+        ]
+        metrics[f"speaker_entropy_{policy}"] = round(statistics.fmean(entropies), 4)
+        metrics[f"mean_turns_{policy}"] = round(part["turns"].mean(), 3)
+        metrics[f"ended_by_director_rate_{policy}"] = round(part["ended_by_director"].mean(), 4)
+    metrics["confidence"] = check.confidence
+    return metrics

@@ -1,0 +1,264 @@
+"""Stage 2 on tiny random models: the group reward model, the director's states and rewards, a real
+two-step director GRPO run, and the before/after check."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import polars as pl
+import pytest
+
+from mascot.chat.directive import END
+from mascot.config import profile_config
+from mascot.group_rm import group_subjects
+from mascot.grpo_agents import Agents
+from mascot.grpo_director import (
+    DIRECTOR,
+    DirectiveFormatReward,
+    DirectorWorld,
+    GroupRMReward,
+    compare_director,
+    director_check_metrics,
+    director_states,
+    group_engine,
+    speaker_entropy,
+    train_director,
+)
+from mascot.llm import SamplingParams
+from mascot.personas import load_cards
+from mascot.prompts import Prompts
+from mascot.reward_model import RewardModel, RMEncoder, train_reward_model
+from mascot.rollouts import GROUP, block_id
+from mascot.schemas import DIRECTOR_CHECK, validate
+
+from .conftest import REPO, build_tiny_agents, build_tiny_rm
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+CARDS = load_cards(REPO / "configs/personas")
+PAIR = ["the_anchor", "the_catalyst"]
+GROUPS = {"empathetic_dialogues": PAIR}
+VALID = "Speaker: the_catalyst\nInstruction: Ask what would help."
+
+
+def tiny_cfg(base):
+    cfg = profile_config("tiny")
+    cfg.model.base = str(base)
+    cfg.model.device = "cpu"
+    cfg.personas.dir = str(REPO / "configs/personas")
+    cfg.prompts_dir = str(REPO / "configs/prompts")
+    cfg.ingest.datasets = ["empathetic_dialogues"]
+    cfg.personas.empathetic_dialogues = PAIR
+    cfg.grpo_director.learning_rate = 0.05
+    return cfg
+
+
+def contexts(n=4):
+    return pl.DataFrame(
+        [
+            {"context_id": f"c{i}", "dataset": "empathetic_dialogues", "split": "train" if i < n // 2 else "valid",
+             "domain": "negative", "emotion": "sad", "situation": f"My exam went badly, part {i}.", "query": None,
+             "history": [{"speaker": "user", "text": f"I failed the exam I studied for, part {i}."}]}
+            for i in range(n)
+        ]
+    )  # fmt: skip
+
+
+def rollout_rows(context_id, sample, turns, end=False):
+    rows = [
+        {"block_id": block_id(context_id, sample), "context_id": context_id, "sample_idx": sample, "turn": t,
+         "directive_raw": "", "directive_valid": True, "directive_problem": None, "speaker": speaker,
+         "instruction": f"say {t}", "text": text}
+        for t, (speaker, text) in enumerate(turns)
+    ]  # fmt: skip
+    if end:
+        rows.append({**rows[-1], "turn": len(turns), "speaker": END, "instruction": "", "text": ""})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def agents(tiny_model, tmp_path_factory):
+    return Agents.load(build_tiny_agents(tiny_model, tmp_path_factory.mktemp("agents"), PAIR))
+
+
+@pytest.fixture(scope="module")
+def group_rm(tiny_model, tmp_path_factory):
+    meta = {"kind": "group", "max_length": 1024, "reply_room": 224, "reward_mean": 0.1, "reward_std": 0.5}
+    return build_tiny_rm(tiny_model, tmp_path_factory.mktemp("group_rm"), **meta)
+
+
+# --------------------------------------------------------------------------- the group reward model
+
+
+def test_the_group_reward_model_reads_the_whole_group_and_the_block(tiny_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    ctx = contexts(2)
+    blocks = {"c0": ("The Anchor: That sounds so heavy.\nThe Catalyst: What did the exam test?",
+                     "The Anchor: ok\nThe Catalyst: ok"),
+              "c1": ("The Anchor: I hear how much you cared.\nThe Catalyst: Which part surprised you?",
+                     "The Anchor: fine\nThe Catalyst: fine")}  # fmt: skip
+    pairs = pl.DataFrame(
+        [
+            {"pair_id": f"{c}|{GROUP}|0>1", "context_id": c, "persona": GROUP, "chosen": good, "rejected": bad,
+             "chosen_id": f"{c}|{GROUP}|0", "rejected_id": f"{c}|{GROUP}|1", "score_chosen": 4.0,
+             "score_rejected": 2.0, "margin": 2.0}
+            for c, (good, bad) in blocks.items()
+        ]
+    )  # fmt: skip
+    resolve = group_subjects(CARDS, GROUPS)
+    cfg = profile_config("tiny").group_rm.model_copy(update={"max_steps": 2})
+    metrics = train_reward_model(
+        tiny_model, pairs, ctx, resolve, Prompts(REPO / "configs/prompts"), cfg, tmp_path / "rm", tmp_path / "p",
+        kind="group", reply_room=200,
+    )  # fmt: skip
+    assert metrics["train_pairs"] + metrics["eval_pairs"] == 2 and metrics["steps"] == 2
+    rm = RewardModel.load(tmp_path / "rm")
+    assert rm.meta["kind"] == "group" and rm.encoder.reply_room == 200 and rm.meta["reward_std"] > 0
+    # the prompt names every persona of the group, and the block follows as the reply
+    group = resolve(GROUP, ctx.row(0, named=True), "test")
+    ids = RMEncoder(AutoTokenizer.from_pretrained(tiny_model), Prompts(REPO / "configs/prompts"), 1024).encode_many(
+        [ctx.row(0, named=True)], [group], [blocks["c0"][0]]
+    )[0]
+    text = AutoTokenizer.from_pretrained(tiny_model).decode(ids)
+    assert "The Anchor, the" in text and "The Catalyst, the" in text and "Write the group's next message." in text
+    assert text.rstrip().endswith("What did the exam test?<|im_end|>")
+    [score] = rm.score([ctx.row(0, named=True)], [group], [blocks["c0"][0]])
+    assert math.isfinite(score)
+
+
+def test_a_block_pair_must_belong_to_the_group():
+    resolve = group_subjects(CARDS, GROUPS)
+    with pytest.raises(ValueError, match="persona 'the_anchor', but a block pair belongs to the whole group"):
+        resolve("the_anchor", {"dataset": "empathetic_dialogues"}, "pair p1")
+    with pytest.raises(ValueError, match="dataset 'qmsum' has no group"):
+        resolve(GROUP, {"dataset": "qmsum"}, "pair p1")
+
+
+# --------------------------------------------------------------------------- director states and rewards
+
+
+def test_director_states_are_every_distinct_point_a_directive_was_asked():
+    rollouts = pl.DataFrame(
+        rollout_rows("c0", 0, [("the_anchor", "a"), ("the_catalyst", "b")])  # used its whole budget of 2
+        + rollout_rows("c0", 1, [("the_catalyst", "x")], end=True)  # ended after one turn
+        + rollout_rows("c1", 0, [("the_anchor", "y")], end=True)
+    )
+    states = director_states(rollouts, max_turns=2, max_states=None, seed=0)
+    prefixes = sorted((s["context_id"], [t["text"] for t in json.loads(s["prefix"])]) for s in states)
+    # c0's empty start is one state, not two; no state after the second turn of a 2-turn budget
+    assert prefixes == [("c0", []), ("c0", ["a"]), ("c0", ["x"]), ("c1", []), ("c1", ["y"])]
+    assert len(director_states(rollouts, 2, max_states=3, seed=0)) == 3
+    assert director_states(rollouts, 2, 3, seed=0) == director_states(rollouts, 2, 3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def world(tiny_model, agents, group_rm):
+    cfg = tiny_cfg(tiny_model)
+    engine = group_engine(tiny_model, None, agents, CARDS, cfg)
+    by_id = {r["context_id"]: r for r in contexts().iter_rows(named=True)}
+    return DirectorWorld(engine, RewardModel.load(group_rm), by_id, CARDS, GROUPS)
+
+
+def test_rewards_take_what_grpo_passes_and_execute_the_directive(world):
+    prefix = json.dumps([{"speaker": "the_anchor", "instruction": "validate", "text": "That sounds hard."}])
+    texts = [VALID, "nonsense", "Speaker: END", "Speaker: the_anchor\nInstruction: Name the feeling."]
+    n = len(texts)
+    kwargs = dict(prompts=[[{"role": "user", "content": "p"}]] * n, context_id=["c0"] * n, prefix=[prefix] * n,
+                  completion_ids=[[1, 2]] * n, trainer_state=None)  # fmt: skip
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    logged = {}
+    valid = DirectiveFormatReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
+    assert valid == [1.0, 0.0, 1.0, 1.0] and logged["director/valid"] == 0.75
+    rewards = GroupRMReward(world, standardize=False)(completions=completions, log_metric=logged.__setitem__, **kwargs)
+    assert logged["director/end"] == 0.25
+    states, directives = world.execute(["c0"] * n, [prefix] * n, texts)
+    assert [d.speaker for d in directives] == ["the_catalyst", "the_catalyst", END, "the_anchor"]
+    assert not directives[1].valid  # the fallback: the one who has not spoken yet in this reply
+    assert [s.turns_this_reply() for s in states] == [2, 2, 1, 2]  # END adds no turn
+    assert states[2].reply_transcript() == "The Anchor: That sounds hard."
+    assert rewards == pytest.approx(world.score(states), abs=1e-5)  # the block really executed is scored
+    standardized = GroupRMReward(world)(completions=completions, **kwargs)
+    assert standardized == pytest.approx([(r - 0.1) / 0.5 for r in rewards], abs=1e-4)
+
+
+def test_speaker_entropy():
+    assert speaker_entropy(["a", "a", "a"], 4) == 0.0
+    assert speaker_entropy(["a", "b", "c", "d"], 4) == pytest.approx(1.0)
+    assert speaker_entropy(["a", "b"], 4) == pytest.approx(0.5)
+    assert speaker_entropy([], 4) == 0.0
+
+
+def test_check_metrics_by_hand():
+    rows = []
+    for c, (before, after) in {"c0": (0.0, 1.0), "c1": (1.0, 2.0), "c2": (0.5, 1.5)}.items():
+        for policy, rm, invalid in (("before", before, 1), ("after", after, 0)):
+            rows.append({"context_id": c, "dataset": "empathetic_dialogues", "domain": "negative", "sample_idx": 0,
+                         "policy": policy, "transcript": "t", "speakers": "the_anchor,the_catalyst", "turns": 2,
+                         "directives": 2, "invalid_directives": invalid, "ended_by_director": False,
+                         "directives_raw": "[]", "group_rm": rm, "redundancy": 0.5 if policy == "before" else 0.25})  # fmt: skip
+    table = validate(pl.DataFrame(rows), DIRECTOR_CHECK)
+    check = profile_config("tiny").grpo_director.check
+    m = director_check_metrics(table, {"empathetic_dialogues": 2}, check)
+    assert (m["group_rm_before"], m["group_rm_after"], m["group_rm_gain"]) == (0.5, 1.5, 1.0)
+    assert m["group_rm_gain_ci_low"] == m["group_rm_gain_ci_high"] == 1.0  # every context gained exactly 1
+    assert (m["invalid_directive_rate_before"], m["invalid_directive_rate_after"]) == (0.5, 0.0)
+    assert m["redundancy_gain"] == -0.25 and m["speaker_entropy_before"] == 1.0 and m["check_blocks"] == 3
+
+
+# --------------------------------------------------------------------------- training and the check
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, agents, group_rm, tmp_path_factory):
+    root = tmp_path_factory.mktemp("director")
+    cfg = tiny_cfg(tiny_model)
+    rollouts = pl.DataFrame(
+        rollout_rows("c0", 0, [("the_anchor", "That is hard."), ("the_catalyst", "What happened?")])
+        + rollout_rows("c1", 0, [("the_catalyst", "Which part?")], end=True)
+    )
+    metrics = train_director(tiny_model, None, agents, group_rm, rollouts, contexts(), CARDS, cfg, root / "director",
+                             root / "plots")  # fmt: skip
+    return cfg, metrics, root
+
+
+def test_two_director_grpo_steps_write_an_adapter_that_loads_and_changes_directives(trained, tiny_model, agents):
+    cfg, metrics, root = trained
+    assert metrics["steps"] == 2 and metrics["train_states"] == 4 and 0 < metrics["trainable_pct"] < 100
+    assert json.loads((root / "director" / "mascot_director.json").read_text())["states"] == 4
+    engine = group_engine(tiny_model, None, agents, CARDS, cfg, director=root / "director")
+    state = DirectorWorld(engine, None, {r["context_id"]: r for r in contexts().iter_rows(named=True)}, CARDS,
+                          GROUPS).state("c0", "[]")  # fmt: skip
+    messages = [engine.director_messages(state)]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=8)
+    before = engine.backend.generate(messages, greedy, [0], adapter=None)[0].text
+    after = engine.backend.generate(messages, greedy, [0], adapter=DIRECTOR)[0].text
+    assert before != after
+    curves = root / "plots" / "plots" / "metrics" / "train"
+    for name in ("rewards/group_rm/mean.tsv", "rewards/directive_format/mean.tsv", "director/valid.tsv", "kl.tsv"):
+        assert (curves / name).is_file(), name
+
+
+def test_the_check_runs_both_directors_on_the_same_seeds(trained, tiny_model, agents, group_rm):
+    cfg, _, root = trained
+    cfg.grpo_director.check.samples = 2
+    table, metrics = compare_director(
+        tiny_model, None, agents, root / "director", RewardModel.load(group_rm), contexts(), CARDS, cfg,
+        embed=lambda blocks: [0.5 if len(b) > 1 else None for b in blocks],
+    )  # fmt: skip
+    validate(table, DIRECTOR_CHECK)
+    assert metrics["check_blocks"] == 1 * 2  # tiny: 1 held-out context per domain (all here are negative) × 2
+    before, after = (table.filter(pl.col("policy") == p) for p in ("before", "after"))
+    assert before.select("context_id", "sample_idx").equals(after.select("context_id", "sample_idx"))
+    assert {"group_rm_gain_ci_low", "invalid_directive_rate_after", "speaker_entropy_after", "redundancy_after"} <= metrics.keys()
+    assert (table["turns"] <= cfg.conversation.max_turns).all()
+
+
+def test_the_director_reward_scores_blocks_as_the_group_judge_and_rm_saw_them(world):
+    """The group RM is trained on group_label's transcripts and scores the engine's: same text."""
+    from mascot.group_label import block_transcripts
+
+    turns = [("the_anchor", "That is hard."), ("the_catalyst", "What happened?")]
+    [judged] = block_transcripts(pl.DataFrame(rollout_rows("c0", 0, turns, end=True)), CARDS)["response"]
+    prefix = json.dumps([{"speaker": s, "instruction": "i", "text": t} for s, t in turns])
+    assert world.state("c0", prefix).reply_transcript() == judged
