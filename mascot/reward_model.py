@@ -78,7 +78,7 @@ def split_pairs(pairs: pl.DataFrame, eval_fraction: float, seed: int) -> tuple[p
     says so, and the eval metrics are null).
     """
     if pairs.is_empty():
-        raise ValueError("reward model: the pairs table is empty; nothing to train on")
+        raise ValueError("reward model: the pairs table is empty, nothing to train on; lower the δ of the stage that wrote it (label.delta or group_label.delta) or judge more replies")
     if not 0 < eval_fraction < 1:
         raise ValueError(f"reward model: eval_fraction must be in (0, 1), got {eval_fraction}")
     groups = sorted(set(zip(pairs["context_id"].to_list(), pairs["persona"].to_list())))

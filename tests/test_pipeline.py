@@ -60,7 +60,8 @@ def repo(tmp_path_factory, tiny_model) -> Path:
             shutil.copy(src, dst)
     cfg = profile_config("tiny")
     cfg.model.base = str(tiny_model)
-    cfg.label.judges[0].min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
+    for judge in (cfg.label.judges[0], cfg.group_label.judges[0]):
+        judge.min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
     (root / "params.yaml").write_text(dump_params(cfg))
     run(["git", "init", "-q"], root)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
