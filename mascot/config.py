@@ -449,6 +449,27 @@ class ConversationConfig(Section):
         )  # fmt: skip
 
 
+class DirectorSFTConfig(Section):
+    """The director's warm start (mascot/director_sft.py documents the teacher)."""
+
+    lora: LoraConfig = F(
+        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
+        "The director's LoRA on π_SFT; grpo_director continues training this same adapter.",
+    )
+    variants: int = F(2, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
+    end_rate: float = F(0.25, "Share of states with two or more earlier turns whose target is END.", ge=0, le=1)
+    eval_fraction: float = F(0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1)
+    learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
+    max_steps: int = F(32, "Optimizer steps.", ge=1)
+    batch_size: int = F(4, "Examples per device per step.", ge=1)
+    gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
+    max_length: int = F(768, "Tokens per example (director prompt + directive).", ge=64)
+    eval_steps: int = F(16, "Evaluate the held-out loss every this many steps.", ge=1)
+    seed: int = F(5, "Teacher draws, held-out split and training seed.")
+    use_cpu: bool = F(True, "Force CPU training (the offline default). Set false on a GPU machine.")
+    bf16: bool = F(False, "bfloat16 mixed precision (GPU).")
+
+
 class RolloutsConfig(Section):
     split: Literal["train", "valid", "test"] = F("train", "Contexts the director learns on.")
     contexts_per_domain: int | None = F(4, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
@@ -478,7 +499,7 @@ class MascotConfig(Section):
     prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
     launcher: str = F(
         "python",
-        "How training stages (sft, persona_rm, grpo_agents, group_rm, grpo_director) start: `python`, or an accelerate launch such as "
+        "How training stages (sft, persona_rm, grpo_agents, director_sft, group_rm, grpo_director) start: `python`, or an accelerate launch such as "
         "`accelerate launch --config_file configs/accelerate/ddp.yaml` (see configs/accelerate/README.md).",
     )
     sft: SFTConfig = F(SFTConfig(), "Stage sft: the supervised policy π_SFT (LoRA on listener / meeting turns).")
@@ -488,6 +509,9 @@ class MascotConfig(Section):
     format_reward: FormatRewardConfig = F(FormatRewardConfig(), "Rules of the format reward (GRPO and evaluation).")
     grpo_agents: GRPOAgentsConfig = F(GRPOAgentsConfig(), "Stage grpo_agents: persona agents optimised with GRPO.")
     conversation: ConversationConfig = F(ConversationConfig(), "The group conversation: director → directive → agent.")
+    director_sft: DirectorSFTConfig = F(
+        DirectorSFTConfig(), "Stage director_sft: the director's LoRA warm-started on the directive format."
+    )
     rollouts: RolloutsConfig = F(RolloutsConfig(), "Stage rollouts: N-turn blocks by the director and the agents.")
     group_label: GroupLabelConfig = F(GroupLabelConfig(), "Stage group_label: judge scores of blocks and block pairs.")
     group_rm: GroupRMConfig = F(GroupRMConfig(), "Stage group_rm: Bradley–Terry group reward model over blocks.")

@@ -9,8 +9,9 @@ advantages compare the directives. The second component is 1 for a directive in 
 and 0 for one the engine had to replace by its fallback (which still speaks, so the block is
 scored either way).
 
-The before/after check runs whole group replies on held-out contexts with the same seeds through
-the director without and with its adapter and reports the group-RM reward, the invalid-directive
+The policy is the director's warm-started LoRA (stage director_sft) trained further. The
+before/after check runs whole group replies on held-out contexts with the same seeds through the
+warm-started and the GRPO director and reports the group-RM reward, the invalid-directive
 rate, speaker entropy and the redundancy of consecutive agent turns.
 """
 
@@ -36,6 +37,7 @@ from mascot.config import MascotConfig
 from mascot.data.sampling import sample_contexts
 from mascot.group_rm import group_cards
 from mascot.grpo_agents import Agents, grpo_args, load_policy, persona_groups
+from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry
@@ -46,7 +48,6 @@ from mascot.stats import bootstrap_mean
 
 log = logging.getLogger(__name__)
 
-DIRECTOR = "director"  # the adapter's name next to the agents' adapters on one backend
 DIRECTOR_META = "mascot_director.json"
 
 
@@ -159,29 +160,11 @@ class DirectiveFormatReward:
 # --------------------------------------------------------------------------- training
 
 
-def group_engine(
-    base_dir, sft_dir, agents: Agents, cards: Registry[Persona], cfg: MascotConfig, director: str | Path | None = None,
-    device: str | None = None,
-) -> GroupEngine:
-    """The conversation engine over base + π_SFT with the agents' adapters (and the director's, if given)."""
-    from mascot.llm import get_backend
-
-    adapters = agents.paths() | ({DIRECTOR: Path(director)} if director else {})
-    backend = get_backend("transformers")(
-        base_dir, adapters=adapters, merge=sft_dir, dtype=cfg.model.dtype, device=device or cfg.model.device,
-        batch_size=cfg.rollouts.chunk_size,
-    )  # fmt: skip
-    groups = persona_groups(cfg)
-    return GroupEngine(
-        backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings(),
-        agent_adapters={p: agents.adapter_for(p) for names in groups.values() for p in names},
-    )  # fmt: skip
-
-
 def train_director(
     base_dir: str | Path,
     sft_dir: str | Path | None,
     agents: Agents,
+    warm_dir: str | Path,
     rm_dir: str | Path,
     rollouts: pl.DataFrame,
     contexts: pl.DataFrame,
@@ -191,12 +174,14 @@ def train_director(
     live_dir: str | Path,
     callbacks: Sequence[Any] = (),
 ) -> dict | None:
-    """Train the director's LoRA on π_SFT, save it to ``out_dir``; metrics (None off the main process)."""
+    """Continue training the warm-started director LoRA (``warm_dir``) with GRPO, save it to
+    ``out_dir``; metrics (None off the main process)."""
     from datasets import Dataset
+    from peft import PeftModel
     from transformers import set_seed
     from trl import GRPOTrainer
 
-    from mascot.tracking import LiveCurves, lora_config
+    from mascot.tracking import LiveCurves
 
     g = cfg.grpo_director
     device = "cpu" if g.use_cpu else cfg.model.device
@@ -212,13 +197,14 @@ def train_director(
 
     set_seed(g.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-")
+    # the reference policy (β > 0) is this model with the adapter switched off: π_SFT
+    policy = PeftModel.from_pretrained(load_policy(base_dir, sft_dir, cfg.model.dtype), str(warm_dir), is_trainable=True)
     trainer = GRPOTrainer(
-        model=load_policy(base_dir, sft_dir, cfg.model.dtype),
+        model=policy,
         reward_funcs=rewards,
         args=grpo_args(g, scratch, [f.__name__ for f in rewards], cfg.conversation.director_max_new_tokens),
         train_dataset=Dataset.from_list(examples),
         processing_class=engine.backend.tokenizer,
-        peft_config=lora_config(g.lora, "CAUSAL_LM"),
         callbacks=[LiveCurves(live_dir), *callbacks],
     )
     result = trainer.train()
@@ -230,7 +216,8 @@ def train_director(
              result.metrics.get("train_runtime", 0.0), acc.num_processes, acc.distributed_type)  # fmt: skip
     if not acc.is_main_process:
         return None
-    meta = {"base": str(base_dir), "sft": str(sft_dir) if sft_dir else None, "group_rm": str(rm_dir),
+    meta = {"base": str(base_dir), "sft": str(sft_dir) if sft_dir else None, "warm_start": str(warm_dir),
+            "group_rm": str(rm_dir),
             "prompts_dir": cfg.prompts_dir, "states": len(rows)}  # fmt: skip
     (out_dir / DIRECTOR_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     trainable, total = trainer.model.get_nb_trainable_parameters()
@@ -262,6 +249,7 @@ def compare_director(
     base_dir: str | Path,
     sft_dir: str | Path | None,
     agents: Agents,
+    warm_dir: str | Path,
     director_dir: str | Path,
     rm: RewardModel,
     contexts: pl.DataFrame,
@@ -270,18 +258,18 @@ def compare_director(
     embed: Callable[[list[list[str]]], list[float | None]],
 ) -> tuple[pl.DataFrame, dict]:
     """Whole group replies on held-out contexts, the same keys (so the same seeds) with the director
-    before (π_SFT) and after GRPO. ``embed`` gives each block's consecutive-turn similarity."""
+    before GRPO (its warm start) and after. ``embed`` gives each block's consecutive-turn similarity."""
     check = cfg.grpo_director.check
     held = sample_contexts(contexts.filter(pl.col("split") == check.split), check.contexts_per_domain, check.seed)
     if held.is_empty():
         raise ValueError(f"grpo_director.check.split: no '{check.split}' contexts; add it to ingest.splits")
-    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, director=director_dir)
+    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, {WARM: warm_dir, DIRECTOR: director_dir})
     groups = persona_groups(cfg)
     world = DirectorWorld(engine, rm, {}, cards, groups)
     plan = [(ctx, s) for ctx in held.iter_rows(named=True) for s in range(check.samples)]
     keys = [f"{ctx['context_id']}|check|{s}" for ctx, s in plan]
     rows = []
-    for policy, adapter in (("before", None), ("after", DIRECTOR)):
+    for policy, adapter in (("before", WARM), ("after", DIRECTOR)):
         engine.director_adapter = adapter
         states = [
             ConversationState.start(ctx, groups[ctx["dataset"]], world.display[ctx["dataset"]]) for ctx, _ in plan

@@ -16,7 +16,7 @@ def main(args, cfg):
     cards = load_cards(cfg.personas.dir)
     agents = Agents.load(args.agents)
     metrics = train_director(
-        args.base, args.sft, agents, args.rm, rollouts, contexts, cards, cfg, args.out, args.plots
+        args.base, args.sft, agents, args.warm, args.rm, rollouts, contexts, cards, cfg, args.out, args.plots
     )
     if metrics is None:  # not the main process
         return
@@ -24,7 +24,7 @@ def main(args, cfg):
     rm = RewardModel.load(args.rm, device=cfg.model.device, prompts_dir=cfg.prompts_dir)
     embedder = load_embedder(cfg.grpo_director.check.embedder)
     table, check = compare_director(
-        args.base, args.sft, agents, args.out, rm, contexts, cards, cfg,
+        args.base, args.sft, agents, args.warm, args.out, rm, contexts, cards, cfg,
         embed=lambda blocks: consecutive_similarity(blocks, embedder),
     )  # fmt: skip
     write_table(table, args.check, DIRECTOR_CHECK)
@@ -32,5 +32,5 @@ def main(args, cfg):
 
 
 if __name__ == "__main__":
-    run_stage("grpo_director", main, "base", "sft", "agents", "rm", "rollouts", "contexts", "out", "check",
+    run_stage("grpo_director", main, "base", "sft", "agents", "warm", "rm", "rollouts", "contexts", "out", "check",
               "metrics", "plots")  # fmt: skip

@@ -13,18 +13,18 @@ from mascot.chat.directive import END
 from mascot.config import profile_config
 from mascot.group_rm import group_subjects
 from mascot.grpo_agents import Agents
+from mascot.director_sft import TokenCounter, teacher_examples, train_director_sft
 from mascot.grpo_director import (
-    DIRECTOR,
     DirectiveFormatReward,
     DirectorWorld,
     GroupRMReward,
     compare_director,
     director_check_metrics,
     director_states,
-    group_engine,
     speaker_entropy,
     train_director,
 )
+from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
@@ -206,44 +206,100 @@ def test_check_metrics_by_hand():
     assert m["redundancy_gain"] == -0.25 and m["speaker_entropy_before"] == 1.0 and m["check_blocks"] == 3
 
 
+# --------------------------------------------------------------------------- the warm start
+
+
+def candidates(personas=PAIR):
+    return pl.DataFrame(
+        [{"context_id": f"c{i}", "persona": p, "response": f"{p} says something about part {i}."}
+         for i in range(4) for p in personas]
+    )  # fmt: skip
+
+
+def test_the_teacher_writes_valid_directives_for_silent_personas_from_their_cards(tiny_model):
+    from transformers import AutoTokenizer
+
+    from mascot.chat.engine import GroupEngine
+
+    cfg = tiny_cfg(tiny_model)
+    cfg.conversation.max_turns = 3
+    engine = GroupEngine(TokenCounter(AutoTokenizer.from_pretrained(tiny_model)), CARDS,
+                         Prompts(REPO / "configs/prompts"), cfg.conversation.settings())  # fmt: skip
+    trio = [*PAIR, "the_beacon"]
+    rows = teacher_examples(contexts(), candidates(trio), engine, {"empathetic_dialogues": trio}, 3, 0.5, seed=0)
+    assert len(rows) == 4 * 3 * 3  # 4 contexts × 0, 1 or 2 earlier turns × 3 variants
+    ends = 0
+    for row in rows:
+        state, target = row["state"], row["completion"][0]["content"]
+        directive = engine.resolve_directive(state, target)
+        assert directive.valid, target
+        assert row["prompt"] == engine.director_messages(state)
+        if directive.ends:
+            ends += 1
+            assert state.turns_this_reply() >= 2
+        else:
+            assert state.spoken_this_reply()[directive.speaker] == 0  # nobody is asked to speak twice
+            assert directive.instruction in CARDS.get(directive.speaker).rules
+    assert 0 < ends < 12  # the 12 states after two turns end at about the rate, the others never
+    again = teacher_examples(contexts(), candidates(trio), engine, {"empathetic_dialogues": trio}, 3, 0.5, seed=0)
+    assert [r["completion"] for r in again] == [r["completion"] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def warm(tiny_model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("director_sft")
+    cfg = tiny_cfg(tiny_model)
+    cfg.director_sft.max_steps, cfg.director_sft.eval_fraction = 2, 0.3
+    metrics = train_director_sft(tiny_model, None, contexts(), candidates(), CARDS, cfg, root / "warm", root / "p")
+    return metrics, root / "warm"
+
+
+def test_the_warm_start_trains_an_adapter_and_measures_valid_directives(warm):
+    metrics, path = warm
+    assert (path / "adapter_config.json").is_file() and metrics["steps"] == 2
+    assert metrics["eval_examples"] > 0 and metrics["train_examples"] > metrics["eval_examples"]
+    assert 0 <= metrics["eval_valid_rate_before"] <= 1 and 0 <= metrics["eval_valid_rate_after"] <= 1
+
+
 # --------------------------------------------------------------------------- training and the check
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_model, agents, group_rm, tmp_path_factory):
+def trained(tiny_model, agents, warm, group_rm, tmp_path_factory):
     root = tmp_path_factory.mktemp("director")
     cfg = tiny_cfg(tiny_model)
     rollouts = pl.DataFrame(
         rollout_rows("c0", 0, [("the_anchor", "That is hard."), ("the_catalyst", "What happened?")])
         + rollout_rows("c1", 0, [("the_catalyst", "Which part?")], end=True)
     )
-    metrics = train_director(tiny_model, None, agents, group_rm, rollouts, contexts(), CARDS, cfg, root / "director",
-                             root / "plots")  # fmt: skip
+    metrics = train_director(tiny_model, None, agents, warm[1], group_rm, rollouts, contexts(), CARDS, cfg,
+                             root / "director", root / "plots")  # fmt: skip
     return cfg, metrics, root
 
 
-def test_two_director_grpo_steps_write_an_adapter_that_loads_and_changes_directives(trained, tiny_model, agents):
+def test_two_director_grpo_steps_continue_the_warm_adapter_and_change_directives(trained, tiny_model, agents, warm):
     cfg, metrics, root = trained
     assert metrics["steps"] == 2 and metrics["train_states"] == 4 and 0 < metrics["trainable_pct"] < 100
     assert json.loads((root / "director" / "mascot_director.json").read_text())["states"] == 4
-    engine = group_engine(tiny_model, None, agents, CARDS, cfg, director=root / "director")
+    engine = group_engine(tiny_model, None, agents, CARDS, cfg, {WARM: warm[1], DIRECTOR: root / "director"})
     state = DirectorWorld(engine, None, {r["context_id"]: r for r in contexts().iter_rows(named=True)}, CARDS,
                           GROUPS).state("c0", "[]")  # fmt: skip
     messages = [engine.director_messages(state)]
     greedy = SamplingParams(temperature=0.0, max_new_tokens=8)
-    before = engine.backend.generate(messages, greedy, [0], adapter=None)[0].text
+    base = engine.backend.generate(messages, greedy, [0], adapter=None)[0].text
+    before = engine.backend.generate(messages, greedy, [0], adapter=WARM)[0].text
     after = engine.backend.generate(messages, greedy, [0], adapter=DIRECTOR)[0].text
-    assert before != after
+    assert before != after and base != after
     curves = root / "plots" / "plots" / "metrics" / "train"
     for name in ("rewards/group_rm/mean.tsv", "rewards/directive_format/mean.tsv", "director/valid.tsv", "kl.tsv"):
         assert (curves / name).is_file(), name
 
 
-def test_the_check_runs_both_directors_on_the_same_seeds(trained, tiny_model, agents, group_rm):
+def test_the_check_runs_both_directors_on_the_same_seeds(trained, tiny_model, agents, warm, group_rm):
     cfg, _, root = trained
     cfg.grpo_director.check.samples = 2
     table, metrics = compare_director(
-        tiny_model, None, agents, root / "director", RewardModel.load(group_rm), contexts(), CARDS, cfg,
+        tiny_model, None, agents, warm[1], root / "director", RewardModel.load(group_rm), contexts(), CARDS, cfg,
         embed=lambda blocks: [0.5 if len(b) > 1 else None for b in blocks],
     )  # fmt: skip
     validate(table, DIRECTOR_CHECK)

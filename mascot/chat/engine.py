@@ -73,7 +73,7 @@ class GroupEngine:
             variables = context_vars(state.context, history)
             system = self.prompts.render("director_system.jinja", personas=personas, **variables)
             user = self.prompts.render(
-                "director_user.jinja", record=state.record, spoken=spoken, turns_left=left, **variables
+                "director_user.jinja", personas=personas, record=state.record, spoken=spoken, turns_left=left, **variables
             )
             return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

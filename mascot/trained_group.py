@@ -1,0 +1,40 @@
+"""The trained group as one conversation engine: base + π_SFT with the agents' adapters and the
+director's, loaded from the pipeline's model folders (rollouts, the director's check, chat)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from mascot.chat.engine import GroupEngine
+from mascot.config import MascotConfig
+from mascot.grpo_agents import Agents, persona_groups
+from mascot.personas import Persona
+from mascot.prompts import Prompts
+from mascot.registry import Registry
+
+# the director adapters' names next to the agents' adapters on one backend
+DIRECTOR = "director"  # after GRPO on the group reward (models/director)
+WARM = "director_sft"  # its warm start on the directive format (models/director_sft)
+
+
+def group_engine(
+    base_dir, sft_dir, agents: Agents, cards: Registry[Persona], cfg: MascotConfig,
+    directors: Mapping[str, str | Path] | None = None, device: str | None = None,
+) -> GroupEngine:
+    """The conversation engine over base + π_SFT with the agents' adapters and the named director
+    adapters; the first of ``directors`` directs (switch with ``engine.director_adapter``)."""
+    from mascot.llm import get_backend
+
+    directors = dict(directors or {})
+    adapters = agents.paths() | {name: Path(path) for name, path in directors.items()}
+    backend = get_backend("transformers")(
+        base_dir, adapters=adapters, merge=sft_dir, dtype=cfg.model.dtype, device=device or cfg.model.device,
+        batch_size=cfg.rollouts.chunk_size,
+    )  # fmt: skip
+    groups = persona_groups(cfg)
+    return GroupEngine(
+        backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings(),
+        agent_adapters={p: agents.adapter_for(p) for names in groups.values() for p in names},
+        director_adapter=next(iter(directors), None),
+    )  # fmt: skip
