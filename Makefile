@@ -32,6 +32,7 @@ test: setup-test
 bench: setup-test
 	PATH="$(BIN):$$PATH" python benchmarks/candidates_throughput.py
 	PATH="$(BIN):$$PATH" python benchmarks/repro_to_candidates.py
+	PATH="$(BIN):$$PATH" python benchmarks/director.py
 
 params: setup
 	$(PY) -m mascot.cli params --profile default -o params.yaml

@@ -30,7 +30,7 @@ from mascot.schemas import (
 from .conftest import REPO, free_port
 
 STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
-STAGE2 = ["rollouts", "group_label", "group_rm", "grpo_director"]
+STAGE2 = ["director_sft", "rollouts", "group_label", "group_rm", "grpo_director"]
 STAGES = STAGE1 + STAGE2
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
@@ -102,7 +102,8 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert check.height == 2 * grpo["check_replies"] == 2 * 6 * 4  # tiny: 1 held-out context per domain, 1 sample
     assert {"persona_rm_gain_ci_low", "format_pass_rate_after", "trainable_pct"} <= grpo.keys()
     assert (repo / "plots/grpo_agents/shared/plots/metrics/train/rewards/format/mean.tsv").exists()
-    # Stage 2: blocks by the director and agents → judged block pairs → group RM → trained director
+    # Stage 2: warm director → blocks by the director and agents → judged block pairs → group RM → GRPO director
+    assert (repo / "models/director_sft/adapter_config.json").exists()
     rollouts = read_table(repo / "data/rollouts.parquet", ROLLOUTS)
     assert rollouts["block_id"].n_unique() == 6 * 2  # tiny: 1 train context per domain × 2 samples
     group_pairs = read_table(repo / "data/group_pairs.parquet", preference_pairs_schema(0.01))
@@ -141,7 +142,7 @@ def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo)
     launcher = f"accelerate launch --config_file configs/accelerate/cpu_ddp.yaml --main_process_port {free_port()}"
     params.write_text(params.read_text().replace("launcher: python\n", f"launcher: {launcher}\n"))
     out = run(["dvc", "repro"], repo)
-    for stage in ("sft", "persona_rm", "grpo_agents", "group_rm", "grpo_director"):
+    for stage in ("sft", "persona_rm", "grpo_agents", "director_sft", "group_rm", "grpo_director"):
         assert f"{launcher} -m pipeline.{stage}" in out
     assert "on 2 process(es) (DistributedType.MULTI_CPU)" in out
     assert json.loads((repo / "metrics/grpo_agents.json").read_text())["processes"] == 2
