@@ -412,6 +412,13 @@ class GRPODirectorConfig(GRPOTrainConfig):
         ge=1,
     )
     max_steps: int = F(24, "Optimizer steps.", ge=1)
+    beta: float = F(
+        0.0,
+        "KL coefficient β. 0 by default: TRL's reference is the policy with its adapter switched off, which here "
+        "is π_SFT, a model that cannot write a directive at all, so a KL to it would pull the director away from "
+        "the format its warm start learnt; the clipped objective keeps each update small instead.",
+        ge=0,
+    )
     reward_weights: dict[Literal["group_rm", "directive_format"], float] = F(
         {"group_rm": 1.0, "directive_format": 1.0},
         "Weight of each reward component: the group RM's score of the block the directive produced "

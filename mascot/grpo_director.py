@@ -197,7 +197,7 @@ def train_director(
 
     set_seed(g.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-")
-    # the reference policy (β > 0) is this model with the adapter switched off: π_SFT
+    # with β > 0 the reference is this model with the adapter switched off: π_SFT, not the warm start
     policy = PeftModel.from_pretrained(load_policy(base_dir, sft_dir, cfg.model.dtype), str(warm_dir), is_trainable=True)
     trainer = GRPOTrainer(
         model=policy,
