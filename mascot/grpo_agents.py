@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import statistics
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from mascot.prompts import Prompts, fit_history
 from mascot.registry import Registry
 from mascot.reward_model import RewardModel
 from mascot.rewards import FormatReward, PersonaRMReward
-from mascot.stats import bootstrap_mean
+from mascot.stats import gain_metrics, paired_gains, run_ends
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +59,6 @@ def agent_prompts(
             )
             rows.append({"prompt": messages, "context_id": ctx["context_id"], "persona": name})
     return rows
-
-
-def persona_groups(cfg: MascotConfig) -> dict[str, list[str]]:
-    return {ds: cfg.personas.for_dataset(ds) for ds in cfg.ingest.datasets}
 
 
 # --------------------------------------------------------------------------- the saved agents
@@ -177,14 +172,14 @@ def train_agents(
         return len(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"])
 
     train_contexts = sample_contexts(contexts.filter(pl.col("split") == g.split), g.contexts_per_domain, g.seed)
-    rows = agent_prompts(train_contexts, cards, persona_groups(cfg), prompts, count, g.max_prompt_tokens)
+    rows = agent_prompts(train_contexts, cards, cfg.groups(), prompts, count, g.max_prompt_tokens)
     if not rows:
         raise ValueError(f"grpo_agents.split: no '{g.split}' contexts to train on; add it to ingest.splits")
     by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
-    rm = RewardModel.load(rm_dir, device="cpu" if g.use_cpu else "auto", prompts_dir=cfg.prompts_dir)
+    rm = RewardModel.load(rm_dir, device="cpu" if g.use_cpu else "auto", prompts_dir=cfg.prompts_dir, kind="persona")
     rewards = [
         PersonaRMReward(rm, by_id, cards, standardize=g.standardize_persona_rm),
-        FormatReward(FormatRules(cfg.format_reward), by_id, cards, persona_groups(cfg), _eos_ids(base_dir, tokenizer)),
+        FormatReward(FormatRules(cfg.format_reward), by_id, cards, cfg.groups(), _eos_ids(base_dir, tokenizer)),
     ]
     if g.adapter == SHARED:
         plan = {SHARED: rows}
@@ -211,13 +206,12 @@ def train_agents(
         trainer.save_model(str(out_dir / name))  # the adapter only; written by the main process
         main, processes = trainer.accelerator.is_main_process, trainer.accelerator.num_processes
         trainable, total = trainer.model.get_nb_trainable_parameters()
-        rewards_logged = [h["reward"] for h in trainer.state.log_history if "reward" in h]
-        span = max(1, len(rewards_logged) // 4)  # one step's reward is noise: average a quarter of the run
+        start, end = run_ends([h["reward"] for h in trainer.state.log_history if "reward" in h])
         per_adapter[name] = {
             "prompts": len(examples),
             "steps": result.global_step,
-            "reward_start": round(statistics.fmean(rewards_logged[:span]), 4) if rewards_logged else None,
-            "reward_end": round(statistics.fmean(rewards_logged[-span:]), 4) if rewards_logged else None,
+            "reward_start": start,
+            "reward_end": end,
             "trainable_params": trainable,
             "trainable_pct": round(100 * trainable / total, 4),
         }
@@ -307,7 +301,7 @@ def compare_agents(
     texts = [o["gen"].text for o in out]
     personas = [o["persona"] for o in out]
     rm_scores = rm.score([by_id[o["context_id"]] for o in out], [cards.get(p) for p in personas], texts)
-    verdicts = FormatReward(FormatRules(cfg.format_reward), by_id, cards, persona_groups(cfg), []).verdicts(
+    verdicts = FormatReward(FormatRules(cfg.format_reward), by_id, cards, cfg.groups(), []).verdicts(
         texts,
         [o["gen"].completion_tokens for o in out],
         [o["gen"].finish_reason == "length" for o in out],
@@ -351,7 +345,7 @@ def check_requests(
     """The comparison's prompts with their seeds, grouped by adapter: one generate call per group,
     the same call before and after, so batches (and with them the sampling seeds) match."""
     g, check = cfg.grpo_agents, cfg.grpo_agents.check
-    rows = agent_prompts(held, cards, persona_groups(cfg), Prompts(cfg.prompts_dir), count_tokens, g.max_prompt_tokens)
+    rows = agent_prompts(held, cards, cfg.groups(), Prompts(cfg.prompts_dir), count_tokens, g.max_prompt_tokens)
     by_adapter: dict[str, list[dict]] = {}
     for r in rows:
         for s in range(check.samples):
@@ -362,28 +356,16 @@ def check_requests(
 
 def check_metrics(table: pl.DataFrame, resamples: int, confidence: float, seed: int) -> dict:
     """Before/after means and the interval of each after − before difference, per (context, persona)."""
-    units = (
-        table.with_columns(format_pass=pl.col("format_pass").cast(pl.Float64))
-        .group_by("context_id", "persona", "policy")
-        .agg(pl.col("persona_rm", "format_pass", "format_reward").mean())
-        .pivot(on="policy", index=["context_id", "persona"], values=["persona_rm", "format_pass", "format_reward"])
-        .sort("context_id", "persona")
-    )
-    metrics: dict[str, Any] = {"check_prompts": units.height, "check_replies": table.height // 2}
-    for column in ("persona_rm", "format_pass", "format_reward"):
-        diff = bootstrap_mean(
-            (units[f"{column}_after"] - units[f"{column}_before"]).to_list(), resamples, confidence, seed
-        )
+    columns = ("persona_rm", "format_pass", "format_reward")
+    gains = paired_gains(table, ("context_id", "persona"), columns, resamples, confidence, seed)
+    metrics: dict[str, Any] = {"check_prompts": table.select("context_id", "persona").unique().height,
+                               "check_replies": table.height // 2}  # fmt: skip
+    for column in columns:
         before = table.filter(pl.col("policy") == "before")[column].cast(pl.Float64).mean()
         after = table.filter(pl.col("policy") == "after")[column].cast(pl.Float64).mean()
         name = "format_pass_rate" if column == "format_pass" else column
-        metrics |= {
-            f"{name}_before": round(before, 4),
-            f"{name}_after": round(after, 4),
-            f"{name}_gain": round(diff.mean, 4),
-            f"{name}_gain_ci_low": round(diff.low, 4),
-            f"{name}_gain_ci_high": round(diff.high, 4),
-        }
+        metrics |= {f"{name}_before": round(before, 4), f"{name}_after": round(after, 4)}
+        metrics |= gain_metrics(name, gains[column])
     for policy in ("before", "after"):
         part = table.filter(pl.col("policy") == policy)
         metrics[f"mean_completion_tokens_{policy}"] = round(part["completion_tokens"].mean(), 2)

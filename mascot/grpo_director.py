@@ -5,7 +5,10 @@ the turns the group has said so far in that reply, the covered record). A comple
 directive. The reward executes it: the named agent (its GRPO adapter and card) really speaks, and
 the group reward model scores the block so far, the earlier turns plus the new one (after END, the
 earlier turns alone). All completions of one prompt share its earlier turns, so the group's
-advantages compare the directives. The second component is 1 for a directive in the strict format
+advantages compare the directives. The credit is one step deep: the block is not played out to its
+end first (that would multiply the cost by the turns left). The group RM saw blocks of every length
+from 1 to max_turns (a block ends at END or at the budget), so a block cut after k turns is scored
+as the k-turn reply it would be if the director said END there. The second component is 1 for a directive in the strict format
 and 0 for one the engine had to replace by its fallback (which still speaks, so the block is
 scored either way).
 
@@ -36,7 +39,7 @@ from mascot.chat.state import ConversationState
 from mascot.config import MascotConfig
 from mascot.data.sampling import sample_contexts
 from mascot.group_rm import group_cards
-from mascot.grpo_agents import Agents, grpo_args, load_policy, persona_groups
+from mascot.grpo_agents import Agents, grpo_args, load_policy
 from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.personas import Persona
 from mascot.prompts import Prompts
@@ -44,7 +47,7 @@ from mascot.registry import Registry
 from mascot.resume import stable_hash
 from mascot.reward_model import RewardModel
 from mascot.rewards import completion_text
-from mascot.stats import bootstrap_mean
+from mascot.stats import gain_metrics, paired_gains, run_ends
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +97,26 @@ class DirectorWorld:
 
     def state(self, context_id: str, prefix: str) -> ConversationState:
         if context_id not in self.contexts:
-            raise KeyError(f"director reward: context_id '{context_id}' is not in the contexts table")
+            raise KeyError(f"director states: context_id '{context_id}' of the rollouts is not in the contexts table")
         ctx = self.contexts[context_id]
-        return state_of(ctx, self.groups[ctx["dataset"]], self.display[ctx["dataset"]], prefix)
+        try:
+            return state_of(ctx, self.groups[ctx["dataset"]], self.display[ctx["dataset"]], prefix)
+        except ValueError as exc:  # a rollout speaker no longer in the group (personas changed since)
+            raise ValueError(f"director states: context '{context_id}': {exc}; re-run the rollouts") from None
 
     def execute(self, context_ids: Sequence[str], prefixes: Sequence[str], texts: Sequence[str]):
         """Apply each director text to its state; the named agents speak. Returns states and directives."""
+        import torch
+
         states = [self.state(c, p) for c, p in zip(context_ids, prefixes)]
         directives = [self.engine.resolve_directive(s, t) for s, t in zip(states, texts)]
-        # one batched call per turn position; the key names the state, so a rerun is identical
-        for turn in sorted({s.turns_this_reply() for s in states}):
-            idx = [i for i, s in enumerate(states) if s.turns_this_reply() == turn]
-            keys = [stable_hash(context_ids[i], prefixes[i]) for i in idx]
-            self.engine.speak([states[i] for i in idx], [directives[i] for i in idx], keys, turn)
+        # the backend seeds torch's global generator per batch; inside a training step that would
+        # reset the trainer's own sampling and dropout, so the agents draw from a forked state
+        with torch.random.fork_rng(devices=[]):
+            for turn in sorted({s.turns_this_reply() for s in states}):  # one batched call per turn position
+                idx = [i for i, s in enumerate(states) if s.turns_this_reply() == turn]
+                keys = [stable_hash(context_ids[i], prefixes[i]) for i in idx]
+                self.engine.speak([states[i] for i in idx], [directives[i] for i in idx], keys, turn)
         return states, directives
 
     def score(self, states: Sequence[ConversationState]) -> list[float]:
@@ -187,17 +197,17 @@ def train_director(
     device = "cpu" if g.use_cpu else cfg.model.device
     engine = group_engine(base_dir, sft_dir, agents, cards, cfg, device=device)
     by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
-    world = DirectorWorld(engine, RewardModel.load(rm_dir, device=device, prompts_dir=cfg.prompts_dir), by_id, cards,
-                          persona_groups(cfg))  # fmt: skip
+    rm = RewardModel.load(rm_dir, device=device, prompts_dir=cfg.prompts_dir, kind="group")
+    world = DirectorWorld(engine, rm, by_id, cards, cfg.groups())
     rows = director_states(rollouts, cfg.conversation.max_turns, g.max_states, g.seed)
     if not rows:
-        raise ValueError("grpo_director: the rollouts table has no director states to train on")
+        raise ValueError("grpo_director: the rollouts table has no block with an agent turn, so no director state")
     examples = [{**r, "prompt": engine.director_messages(world.state(r["context_id"], r["prefix"]))} for r in rows]
     rewards = [GroupRMReward(world, g.standardize_group_rm), DirectiveFormatReward(world)]
 
     set_seed(g.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-")
-    # with β > 0 the reference is this model with the adapter switched off: π_SFT, not the warm start
+    # with β > 0 TRL copies this adapter into a frozen "ref" adapter: the KL anchor is the warm start
     policy = PeftModel.from_pretrained(load_policy(base_dir, sft_dir, cfg.model.dtype), str(warm_dir), is_trainable=True)
     trainer = GRPOTrainer(
         model=policy,
@@ -225,10 +235,7 @@ def train_director(
     metrics: dict[str, Any] = {"train_states": len(rows), "processes": acc.num_processes, "steps": result.global_step,
                                "trainable_params": trainable, "trainable_pct": round(100 * trainable / total, 4)}  # fmt: skip
     for key, name in (("reward", "reward"), ("director/valid", "directive_valid")):
-        logged = [h[key] for h in history if key in h]
-        span = max(1, len(logged) // 4)  # one step is noise: average a quarter of the run at each end
-        metrics[f"train.{name}_start"] = round(statistics.fmean(logged[:span]), 4) if logged else None
-        metrics[f"train.{name}_end"] = round(statistics.fmean(logged[-span:]), 4) if logged else None
+        metrics[f"train.{name}_start"], metrics[f"train.{name}_end"] = run_ends([h[key] for h in history if key in h])
     return metrics
 
 
@@ -257,17 +264,19 @@ def compare_director(
     cfg: MascotConfig,
     embed: Callable[[list[list[str]]], list[float | None]],
 ) -> tuple[pl.DataFrame, dict]:
-    """Whole group replies on held-out contexts, the same keys (so the same seeds) with the director
-    before GRPO (its warm start) and after. ``embed`` gives each block's consecutive-turn similarity."""
+    """Whole group replies on held-out contexts with the director before GRPO (its warm start) and
+    after, from the same keys and batches: the first directive of each block is sampled with the
+    same seed, later turns follow from what each director chose. ``embed`` gives each block's
+    consecutive-turn similarity."""
     check = cfg.grpo_director.check
     held = sample_contexts(contexts.filter(pl.col("split") == check.split), check.contexts_per_domain, check.seed)
     if held.is_empty():
         raise ValueError(f"grpo_director.check.split: no '{check.split}' contexts; add it to ingest.splits")
     engine = group_engine(base_dir, sft_dir, agents, cards, cfg, {WARM: warm_dir, DIRECTOR: director_dir})
-    groups = persona_groups(cfg)
+    groups = cfg.groups()
     world = DirectorWorld(engine, rm, {}, cards, groups)
     plan = [(ctx, s) for ctx in held.iter_rows(named=True) for s in range(check.samples)]
-    keys = [f"{ctx['context_id']}|check|{s}" for ctx, s in plan]
+    keys = [f"{ctx['context_id']}|check{check.seed}|{s}" for ctx, s in plan]
     rows = []
     for policy, adapter in (("before", WARM), ("after", DIRECTOR)):
         engine.director_adapter = adapter
@@ -295,24 +304,16 @@ def director_check_metrics(table: pl.DataFrame, group_sizes: Mapping[str, int], 
     """Means before and after; for the group reward, the invalid-directive rate and redundancy, the
     after − before difference with a bootstrap interval over contexts (samples averaged first)."""
     table = table.with_columns(invalid_rate=pl.col("invalid_directives") / pl.col("directives"))
-    units = (
-        table.group_by("context_id", "policy")
-        .agg(pl.col("group_rm", "invalid_rate", "redundancy").mean())
-        .pivot(on="policy", index="context_id", values=["group_rm", "invalid_rate", "redundancy"])
-        .sort("context_id")
-    )
-    metrics: dict[str, Any] = {"check_contexts": units.height, "check_blocks": table.height // 2}
-    for column, name in (("group_rm", "group_rm"), ("invalid_rate", "invalid_directive_rate"), ("redundancy", "redundancy")):
-        diffs = (units[f"{column}_after"] - units[f"{column}_before"]).drop_nulls().to_list()
+    columns = {"group_rm": "group_rm", "invalid_rate": "invalid_directive_rate", "redundancy": "redundancy"}
+    gains = paired_gains(table, ("context_id",), list(columns), check.bootstrap_resamples, check.confidence, check.seed)
+    metrics: dict[str, Any] = {"check_contexts": table["context_id"].n_unique(), "check_blocks": table.height // 2}
+    for column, name in columns.items():
         for policy in ("before", "after"):
             part = table.filter(pl.col("policy") == policy)
             # the rate over all directives (not the mean of per-block rates): what the issue bounds
             value = part["invalid_directives"].sum() / part["directives"].sum() if column == "invalid_rate" else part[column].mean()
             metrics[f"{name}_{policy}"] = None if value is None else round(float(value), 4)
-        if diffs:
-            diff = bootstrap_mean(diffs, check.bootstrap_resamples, check.confidence, check.seed)
-            metrics |= {f"{name}_gain": round(diff.mean, 4), f"{name}_gain_ci_low": round(diff.low, 4),
-                        f"{name}_gain_ci_high": round(diff.high, 4)}  # fmt: skip
+        metrics |= gain_metrics(name, gains[column])
     for policy in ("before", "after"):
         part = table.filter(pl.col("policy") == policy)
         entropies = [

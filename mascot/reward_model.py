@@ -175,13 +175,17 @@ class RewardModel:
     def max_length(self) -> int:
         return self.encoder.max_length
 
+    @property
+    def kind(self) -> str:
+        return self.meta.get("kind", "persona")  # models from before group RMs existed are persona RMs
+
     def standardize(self, rewards: Sequence[float]) -> list[float]:
         """Rewards in units of their spread over the training replies, centred on their mean there."""
         mean, std = self.meta.get("reward_mean"), self.meta.get("reward_std")
         if mean is None or not std:
             raise ValueError(
-                f"reward model: {META_FILE} has no reward_mean/reward_std (a model trained before they were "
-                "recorded, or on identical replies); retrain it with `dvc repro persona_rm`"
+                f"reward model: {self.meta.get('path', '')}/{META_FILE} has no reward_mean/reward_std (a model trained "
+                f"before they were recorded, or on identical replies); retrain it with `dvc repro {self.kind}_rm`"
             )
         return [(r - mean) / std for r in rewards]
 
@@ -196,10 +200,12 @@ class RewardModel:
 
     @classmethod
     def load(
-        cls, path: str | Path, device: str = "cpu", prompts_dir: str | Path | None = None, max_length: int | None = None
+        cls, path: str | Path, device: str = "cpu", prompts_dir: str | Path | None = None, max_length: int | None = None,
+        kind: str | None = None,
     ) -> RewardModel:
         """A folder written by :func:`train_reward_model`; prompts dir and max_length come from its
-        ``mascot_rm.json`` unless given here."""
+        ``mascot_rm.json`` unless given here. With ``kind`` ("persona" or "group"), a model of the
+        other kind is refused: each scores a different prompt."""
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -218,6 +224,11 @@ class RewardModel:
         for key in ("prompts_dir", "max_length"):
             if key not in meta:
                 raise ValueError(f"{meta_path}: missing key '{key}'")
+        meta["path"] = str(path)
+        if kind is not None and meta.get("kind", "persona") != kind:
+            raise ValueError(
+                f"{meta_path}: a {meta.get('kind', 'persona')} reward model where a {kind} reward model is needed"
+            )
         prompts_dir = Path(prompts_dir or meta["prompts_dir"])
         if not prompts_dir.is_dir():
             raise FileNotFoundError(
@@ -506,7 +517,7 @@ def score_cli(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
     except UnknownNameError as exc:  # a KeyError; the CLI reports ValueErrors as usage errors
         raise ValueError(str(exc)) from None
     history = _read_history(args.history_file) if args.history_file else []
-    rm = RewardModel.load(args.model, device=args.device, prompts_dir=args.prompts_dir)
+    rm = RewardModel.load(args.model, device=args.device, prompts_dir=args.prompts_dir, kind="persona")
     if rm.personas_seen and persona.name not in rm.personas_seen:
         log.warning(
             "persona '%s' was not in this reward model's training pairs (%s); its scores are untested",

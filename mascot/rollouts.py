@@ -74,7 +74,7 @@ def generate_rollouts(
     for start in range(0, len(plan), chunk_size):
         chunk = plan[start : start + chunk_size]
         ids = [block_id(ctx["context_id"], s) for ctx, s in chunk]
-        key = stable_hash(fingerprint, ids, settings, engine.order, chunk_size)
+        key = stable_hash(fingerprint, [ctx for ctx, _ in chunk], ids, settings, engine.order, chunk_size)
         used.append(key)
         if key not in store:
             states = [

@@ -46,3 +46,44 @@ def bootstrap_mean(values: Sequence[float], resamples: int, confidence: float, s
         )  # fmt: skip
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return Interval(mean, low, high, int(data.size))
+
+
+def paired_gains(
+    table, unit: Sequence[str], columns: Sequence[str], resamples: int, confidence: float, seed: int
+) -> dict[str, Interval | None]:
+    """Per column, the after − before difference with a bootstrap interval over units.
+
+    ``table`` (polars) has a ``policy`` column ("before" / "after"); the rows of one unit and policy
+    (the samples of one prompt) are averaged first, since they are not independent. A column with
+    no unit measured under both policies (all null) gets None.
+    """
+    import polars as pl
+
+    units = (
+        table.group_by(*unit, "policy")
+        .agg(pl.col(*columns).cast(pl.Float64).mean())
+        .pivot(on="policy", index=list(unit), values=list(columns))
+        .sort(*unit)
+    )
+    out: dict[str, Interval | None] = {}
+    for column in columns:
+        before, after = (f"{column}_before", f"{column}_after") if len(columns) > 1 else ("before", "after")
+        diffs = (units[after] - units[before]).drop_nulls().to_list()
+        out[column] = bootstrap_mean(diffs, resamples, confidence, seed) if diffs else None
+    return out
+
+
+def gain_metrics(name: str, interval: Interval | None) -> dict[str, float]:
+    """Flat metrics keys for one difference: {name}_gain, _gain_ci_low, _gain_ci_high."""
+    if interval is None:
+        return {}
+    return {f"{name}_gain": round(interval.mean, 4), f"{name}_gain_ci_low": round(interval.low, 4),
+            f"{name}_gain_ci_high": round(interval.high, 4)}  # fmt: skip
+
+
+def run_ends(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean of the first and of the last quarter of a logged curve (one step alone is noise)."""
+    if not values:
+        return None, None
+    span = max(1, len(values) // 4)
+    return round(sum(values[:span]) / span, 4), round(sum(values[-span:]) / span, 4)

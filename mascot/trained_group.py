@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mascot.chat.engine import GroupEngine
 from mascot.config import MascotConfig
-from mascot.grpo_agents import Agents, persona_groups
+from mascot.grpo_agents import Agents
 from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry
@@ -32,7 +32,7 @@ def group_engine(
         base_dir, adapters=adapters, merge=sft_dir, dtype=cfg.model.dtype, device=device or cfg.model.device,
         batch_size=cfg.rollouts.chunk_size,
     )  # fmt: skip
-    groups = persona_groups(cfg)
+    groups = cfg.groups()
     return GroupEngine(
         backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings(),
         agent_adapters={p: agents.adapter_for(p) for names in groups.values() for p in names},

@@ -3,7 +3,6 @@ with margin ≥ δ within a context → group_pairs."""
 
 from pathlib import Path
 
-from mascot.grpo_agents import persona_groups
 from mascot.group_label import block_items, block_transcripts
 from mascot.judge.rubric import load_rubric
 from mascot.label import aggregate, build_pairs, judge_all, score_metrics
@@ -18,7 +17,7 @@ def main(args, cfg):
     gc = cfg.group_label
     cards = load_cards(cfg.personas.dir)
     blocks = block_transcripts(read_table(args.rollouts, ROLLOUTS), cards)
-    items = block_items(blocks, read_table(args.contexts, CONTEXTS), cards, persona_groups(cfg), load_rubric(gc.rubric))
+    items = block_items(blocks, read_table(args.contexts, CONTEXTS), cards, cfg.groups(), load_rubric(gc.rubric))
     store = RecordStore(Path(args.cache))
     log.info("%d blocks × criteria to judge; %d judgments cached in %s", len(items), store.loaded, args.cache)
     judgments, metrics = judge_all(gc.judges, items, Prompts(cfg.prompts_dir), store, args.base, cfg.model, "blocks")

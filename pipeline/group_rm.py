@@ -1,7 +1,6 @@
 """Stage group_rm: the group reward model, Bradley–Terry over judged block pairs."""
 
 from mascot.group_rm import group_subjects
-from mascot.grpo_agents import persona_groups
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.reward_model import train_reward_model
@@ -12,7 +11,7 @@ from mascot.stage import run_stage, write_metrics
 def main(args, cfg):
     pairs = read_table(args.pairs, preference_pairs_schema(0.0))  # δ is enforced where the pairs are written
     contexts = read_table(args.contexts, CONTEXTS)
-    resolve = group_subjects(load_cards(cfg.personas.dir), persona_groups(cfg))
+    resolve = group_subjects(load_cards(cfg.personas.dir), cfg.groups())
     metrics = train_reward_model(
         cfg.group_rm.base or args.base, pairs, contexts, resolve, Prompts(cfg.prompts_dir), cfg.group_rm,
         args.out, args.plots, kind="group", reply_room=cfg.group_rm.reply_room,

@@ -19,7 +19,7 @@ def main(args, cfg):
     if metrics is None:  # not the main process
         return
     log.info("before/after check on held-out '%s' contexts", cfg.grpo_agents.check.split)
-    rm = RewardModel.load(args.rm, device=cfg.model.device, prompts_dir=cfg.prompts_dir)
+    rm = RewardModel.load(args.rm, device=cfg.model.device, prompts_dir=cfg.prompts_dir, kind="persona")
     table, check = compare_agents(args.base, args.sft, Agents.load(args.out), rm, contexts, cards, cfg)
     write_table(table, args.check, AGENTS_CHECK)
     write_metrics(args.metrics, metrics | check)

@@ -21,7 +21,7 @@ def main(args, cfg):
     if metrics is None:  # not the main process
         return
     log.info("before/after check on held-out '%s' contexts", cfg.grpo_director.check.split)
-    rm = RewardModel.load(args.rm, device=cfg.model.device, prompts_dir=cfg.prompts_dir)
+    rm = RewardModel.load(args.rm, device=cfg.model.device, prompts_dir=cfg.prompts_dir, kind="group")
     embedder = load_embedder(cfg.grpo_director.check.embedder)
     table, check = compare_director(
         args.base, args.sft, agents, args.warm, args.out, rm, contexts, cards, cfg,

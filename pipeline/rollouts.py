@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 
 from mascot.data.sampling import sample_contexts
-from mascot.grpo_agents import Agents, persona_groups
+from mascot.grpo_agents import Agents
 from mascot.trained_group import WARM, group_engine
 from mascot.personas import load_cards
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
@@ -22,8 +22,10 @@ def main(args, cfg):
         raise ValueError(f"rollouts.split: no '{r.split}' contexts in {args.contexts}; add it to ingest.splits")
     cards = load_cards(cfg.personas.dir)
     engine = group_engine(args.base, args.sft, Agents.load(args.agents), cards, cfg, {WARM: args.director})
-    groups = persona_groups(cfg)
-    fingerprint = stable_hash(*(fingerprint_dir(p) for p in (args.base, args.sft, args.agents, args.director)))
+    groups = cfg.groups()
+    # what the blocks depend on besides the contexts: models, prompt templates, persona cards
+    sources = (args.base, args.sft, args.agents, args.director, cfg.prompts_dir, cfg.personas.dir)
+    fingerprint = stable_hash(*(fingerprint_dir(p) for p in sources))
     store = RecordStore(Path(args.resume))
     log.info("%d contexts × %d blocks; %d chunks already in %s", contexts.height, r.samples, store.loaded, args.resume)
     rows = generate_rollouts(

@@ -13,7 +13,7 @@ from mascot.chat.directive import END
 from mascot.config import profile_config
 from mascot.group_rm import group_subjects
 from mascot.grpo_agents import Agents
-from mascot.director_sft import TokenCounter, teacher_examples, train_director_sft
+from mascot.director_sft import teacher_examples, train_director_sft
 from mascot.grpo_director import (
     DirectiveFormatReward,
     DirectorWorld,
@@ -217,13 +217,12 @@ def candidates(personas=PAIR):
 
 
 def test_the_teacher_writes_valid_directives_for_silent_personas_from_their_cards(tiny_model):
-    from transformers import AutoTokenizer
-
     from mascot.chat.engine import GroupEngine
+    from mascot.llm import get_backend
 
     cfg = tiny_cfg(tiny_model)
     cfg.conversation.max_turns = 3
-    engine = GroupEngine(TokenCounter(AutoTokenizer.from_pretrained(tiny_model)), CARDS,
+    engine = GroupEngine(get_backend("transformers")(tiny_model, device="cpu"), CARDS,
                          Prompts(REPO / "configs/prompts"), cfg.conversation.settings())  # fmt: skip
     trio = [*PAIR, "the_beacon"]
     rows = teacher_examples(contexts(), candidates(trio), engine, {"empathetic_dialogues": trio}, 3, 0.5, seed=0)
@@ -319,3 +318,19 @@ def test_the_director_reward_scores_blocks_as_the_group_judge_and_rm_saw_them(wo
     [judged] = block_transcripts(pl.DataFrame(rollout_rows("c0", 0, turns, end=True)), CARDS)["response"]
     prefix = json.dumps([{"speaker": s, "instruction": "i", "text": t} for s, t in turns])
     assert world.state("c0", prefix).reply_transcript() == judged
+
+
+def test_executing_directives_inside_a_training_step_leaves_the_trainers_random_state_alone(world):
+    import torch
+
+    torch.manual_seed(5)
+    world.execute(["c0", "c1"], ["[]", "[]"], [VALID, "nonsense"])
+    after_rewards = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(after_rewards, torch.rand(3))
+
+
+def test_a_reward_model_of_the_wrong_kind_is_refused(group_rm):
+    with pytest.raises(ValueError, match="a group reward model where a persona reward model is needed"):
+        RewardModel.load(group_rm, kind="persona")
+    assert RewardModel.load(group_rm, kind="group").kind == "group"

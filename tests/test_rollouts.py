@@ -63,9 +63,9 @@ def backend(tiny_model):
     return get_backend("transformers")(tiny_model, device="cpu", batch_size=8)
 
 
-def run(backend, store, chunk_size=2, order="director"):
+def run(backend, store, chunk_size=2, order="director", ctx=None):
     engine = GroupEngine(backend, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director", order=order)
-    return generate_rollouts(contexts(), CARDS, GROUPS, engine, 2, store, "fp", chunk_size)
+    return generate_rollouts(contexts() if ctx is None else ctx, CARDS, GROUPS, engine, 2, store, "fp", chunk_size)
 
 
 def test_blocks_record_every_directive_and_turn(backend, tmp_path):
@@ -95,7 +95,7 @@ def test_a_killed_run_resumes_and_ends_with_the_same_table(backend, tmp_path):
     assert run(backend, store, order="random") == full
 
 
-def test_a_changed_chunking_or_model_is_never_served_from_the_store(backend, tmp_path):
+def test_a_changed_chunking_model_or_context_is_never_served_from_the_store(backend, tmp_path):
     store = RecordStore(tmp_path / "r.jsonl")
     counting = HalfValidDirector(backend)
     run(counting, store)
@@ -103,6 +103,11 @@ def test_a_changed_chunking_or_model_is_never_served_from_the_store(backend, tmp
     run(counting, store)
     assert counting.director_calls == calls  # all from the store
     run(counting, store, chunk_size=3)
+    assert counting.director_calls > calls
+    # an edited context (same id) is a new conversation, not a replay
+    calls = counting.director_calls
+    edited = contexts().with_columns(pl.col("situation").str.replace("Situation", "A new situation"))
+    run(counting, store, chunk_size=3, ctx=edited)
     assert counting.director_calls > calls
 
 
