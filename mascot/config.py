@@ -383,6 +383,7 @@ class GRPOAgentsConfig(GRPOTrainConfig):
 
 
 class GroupRMConfig(PersonaRMConfig):
+    max_steps: int = F(12, "Optimizer steps (12 × 8 pairs: about two passes over the offline default's block pairs).", ge=1)
     max_length: int = F(768, "Tokens per (group prompt + block); longer histories keep their latest turns.", ge=64)
     reply_room: int = F(
         224,
@@ -412,7 +413,7 @@ class GRPODirectorConfig(GRPOTrainConfig):
         "null takes all. The completion length is conversation.director_max_new_tokens.",
         ge=1,
     )
-    max_steps: int = F(24, "Optimizer steps.", ge=1)
+    max_steps: int = F(12, "Optimizer steps (2 director states × G per step; ~30 s each on 2 CPU cores).", ge=1)
     beta: float = F(
         0.0,
         "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference). 0 skips "
@@ -467,7 +468,7 @@ class DirectorSFTConfig(Section):
     end_rate: float = F(0.25, "Share of states with two or more earlier turns whose target is END.", ge=0, le=1)
     eval_fraction: float = F(0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1)
     learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(32, "Optimizer steps.", ge=1)
+    max_steps: int = F(24, "Optimizer steps (about one pass over the offline default's teacher states).", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(768, "Tokens per example (director prompt + directive).", ge=64)
@@ -479,7 +480,9 @@ class DirectorSFTConfig(Section):
 
 class RolloutsConfig(Section):
     split: Literal["train", "valid", "test"] = F("train", "Contexts the director learns on.")
-    contexts_per_domain: int | None = F(4, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
+    contexts_per_domain: int | None = F(
+        2, "Contexts of that split per (dataset, domain); null takes all (2 × 6 domains × 4 samples: ~3 min on 2 cores).", ge=1
+    )
     samples: int = F(4, "Blocks per context, all from the same starting state, for the judge to compare.", ge=2)
     chunk_size: int = F(8, "Blocks advanced together (one batched generate per turn) and saved as one unit.", ge=1)
 
