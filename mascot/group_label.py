@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from mascot.chat.directive import END
+from mascot.group_rm import group_cards
 from mascot.judge import JudgeItem
 from mascot.judge.rubric import Rubric
 from mascot.personas import Persona
@@ -50,12 +51,13 @@ def block_items(
     missing = rows.filter(pl.col("dataset").is_null())["candidate_id"].to_list()
     if missing:
         raise ValueError(f"group_label: {len(missing)} block(s) refer to contexts not in the contexts table, e.g. {missing[:3]}")
+    by_dataset = group_cards(cards, groups)
     items = []
     for r in rows.iter_rows(named=True):
-        if r["dataset"] not in groups:
+        if r["dataset"] not in by_dataset:
             raise ValueError(f"group_label: block {r['candidate_id']} is from dataset '{r['dataset']}', which has no group")
-        group = tuple(cards.get(n, where=f"personas.{r['dataset']}") for n in groups[r["dataset"]])
         items.append(
-            JudgeItem(r["candidate_id"], r, None, r["response"], rubric, turns=tuple(r["turns"]), personas=group)
-        )
+            JudgeItem(r["candidate_id"], r, None, r["response"], rubric, turns=tuple(r["turns"]),
+                      personas=by_dataset[r["dataset"]])
+        )  # fmt: skip
     return items

@@ -42,7 +42,6 @@ from mascot.group_rm import group_cards
 from mascot.grpo_agents import Agents, grpo_args, load_policy
 from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.personas import Persona
-from mascot.prompts import Prompts
 from mascot.registry import Registry
 from mascot.resume import stable_hash
 from mascot.reward_model import RewardModel
