@@ -464,11 +464,13 @@ class DirectorSFTConfig(Section):
         LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
         "The director's LoRA on π_SFT; grpo_director continues training this same adapter.",
     )
-    variants: int = F(2, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
+    variants: int = F(3, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
     end_rate: float = F(0.25, "Share of states with two or more earlier turns whose target is END.", ge=0, le=1)
     eval_fraction: float = F(0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1)
-    learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(24, "Optimizer steps (about one pass over the offline default's teacher states).", ge=1)
+    learning_rate: float = F(
+        1e-3, "Peak learning rate (linear decay); 2e-4 for 24 steps left 0 of 12 held-out directives valid.", gt=0
+    )
+    max_steps: int = F(60, "Optimizer steps (about two passes over the offline default's teacher states).", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(768, "Tokens per example (director prompt + directive).", ge=64)
