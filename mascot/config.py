@@ -383,7 +383,7 @@ class GRPOAgentsConfig(GRPOTrainConfig):
 
 
 class GroupRMConfig(PersonaRMConfig):
-    max_steps: int = F(12, "Optimizer steps (12 × 8 pairs: about two passes over the offline default's block pairs).", ge=1)
+    max_steps: int = F(16, "Optimizer steps (16 × 8 pairs: about three passes over the offline default's block pairs).", ge=1)
     max_length: int = F(768, "Tokens per (group prompt + block); longer histories keep their latest turns.", ge=64)
     reply_room: int = F(
         224,
@@ -413,17 +413,18 @@ class GRPODirectorConfig(GRPOTrainConfig):
         "null takes all. The completion length is conversation.director_max_new_tokens.",
         ge=1,
     )
-    max_steps: int = F(12, "Optimizer steps (2 director states × G per step; ~30 s each on 2 CPU cores).", ge=1)
+    max_steps: int = F(12, "Optimizer steps (2 director states × G per step; ~65 s each on 2 CPU cores).", ge=1)
     beta: float = F(
-        0.0,
-        "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference). 0 skips "
-        "that reference pass, about a quarter of a CPU step; the clipped objective still bounds each update.",
+        0.04,
+        "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference); it "
+        "keeps the director near the warm start's spread of speakers. 0 skips that reference pass.",
         ge=0,
     )
-    reward_weights: dict[Literal["group_rm", "directive_format"], float] = F(
-        {"group_rm": 1.0, "directive_format": 1.0},
+    reward_weights: dict[Literal["group_rm", "directive_format", "speaker_balance"], float] = F(
+        {"group_rm": 1.0, "directive_format": 1.0, "speaker_balance": 0.5},
         "Weight of each reward component: the group RM's score of the block the directive produced "
-        "(standardized), and 1 for a directive in the strict format, 0 for one that needed the fallback.",
+        "(standardized); 1 for a directive in the strict format, 0 for one that needed the fallback; 1 for "
+        "giving the turn to a companion who has spoken least in this reply, or ending it (0 turns it off).",
     )
     standardize_group_rm: bool = F(
         True, "Centre the group-RM reward and divide it by its spread over the blocks it was trained on."
@@ -483,7 +484,7 @@ class DirectorSFTConfig(Section):
 class RolloutsConfig(Section):
     split: Literal["train", "valid", "test"] = F("train", "Contexts the director learns on.")
     contexts_per_domain: int | None = F(
-        2, "Contexts of that split per (dataset, domain); null takes all (2 × 6 domains × 4 samples: ~3 min on 2 cores).", ge=1
+        4, "Contexts of that split per (dataset, domain); null takes all (4 × 6 domains × 4 samples: ~13 min on 2 cores).", ge=1
     )
     samples: int = F(4, "Blocks per context, all from the same starting state, for the judge to compare.", ge=2)
     chunk_size: int = F(8, "Blocks advanced together (one batched generate per turn) and saved as one unit.", ge=1)

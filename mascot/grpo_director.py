@@ -103,12 +103,16 @@ class DirectorWorld:
         except ValueError as exc:  # a rollout speaker no longer in the group (personas changed since)
             raise ValueError(f"director states: context '{context_id}': {exc}; re-run the rollouts") from None
 
+    def resolve(self, context_ids: Sequence[str], prefixes: Sequence[str], texts: Sequence[str]):
+        """Each director text's state and the directive the engine would follow there (nobody speaks yet)."""
+        states = [self.state(c, p) for c, p in zip(context_ids, prefixes)]
+        return states, [self.engine.resolve_directive(s, t) for s, t in zip(states, texts)]
+
     def execute(self, context_ids: Sequence[str], prefixes: Sequence[str], texts: Sequence[str]):
         """Apply each director text to its state; the named agents speak. Returns states and directives."""
         import torch
 
-        states = [self.state(c, p) for c, p in zip(context_ids, prefixes)]
-        directives = [self.engine.resolve_directive(s, t) for s, t in zip(states, texts)]
+        states, directives = self.resolve(context_ids, prefixes, texts)
         # the backend seeds torch's global generator per batch; inside a training step that would
         # reset the trainer's own sampling and dropout, so the agents draw from a forked state
         with torch.random.fork_rng(devices=[]):
@@ -155,15 +159,38 @@ class DirectiveFormatReward:
         self.world = world
 
     def __call__(self, prompts, completions, context_id, prefix, log_metric=None, log_extra=None, **_: Any):
-        states = [self.world.state(c, p) for c, p in zip(context_id, prefix)]
-        directives = [
-            self.world.engine.resolve_directive(s, completion_text(c)) for s, c in zip(states, completions)
-        ]
+        _, directives = self.world.resolve(context_id, prefix, [completion_text(c) for c in completions])
         if log_metric is not None:
             log_metric("director/valid", sum(d.valid for d in directives) / len(directives))
         if log_extra is not None:
             log_extra("directive_problem", [d.problem or "" for d in directives])
         return [1.0 if d.valid else 0.0 for d in directives]
+
+
+class SpeakerBalanceReward:
+    """1 for a valid directive that gives the turn to a companion who has spoken least so far in this
+    reply (or ends it), 0 for one that passes over a quieter companion or needed the fallback.
+
+    A shaping term, not MASCOT's: with a group RM trained on a few dozen pairs (the offline default)
+    GRPO learned to hand every turn to the one persona the RM happened to favour (speaker entropy
+    0.74 → 0.05 in 12 steps), a monologue the group rubric would reject. Which of the quiet
+    companions speaks, and with what instruction, is still the group RM's to decide.
+    """
+
+    __name__ = "speaker_balance"
+
+    def __init__(self, world: DirectorWorld):
+        self.world = world
+
+    def __call__(self, prompts, completions, context_id, prefix, log_metric=None, **_: Any) -> list[float]:
+        states, directives = self.world.resolve(context_id, prefix, [completion_text(c) for c in completions])
+        rewards = [
+            float(d.valid and (d.ends or s.spoken_this_reply()[d.speaker] == min(s.spoken_this_reply().values())))
+            for s, d in zip(states, directives)
+        ]
+        if log_metric is not None:
+            log_metric("director/balanced", sum(rewards) / len(rewards))
+        return rewards
 
 
 # --------------------------------------------------------------------------- training
@@ -202,7 +229,7 @@ def train_director(
     if not rows:
         raise ValueError("grpo_director: the rollouts table has no block with an agent turn, so no director state")
     examples = [{**r, "prompt": engine.director_messages(world.state(r["context_id"], r["prefix"]))} for r in rows]
-    rewards = [GroupRMReward(world, g.standardize_group_rm), DirectiveFormatReward(world)]
+    rewards = [GroupRMReward(world, g.standardize_group_rm), DirectiveFormatReward(world), SpeakerBalanceReward(world)]
 
     set_seed(g.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-")

@@ -18,6 +18,7 @@ from mascot.grpo_director import (
     DirectiveFormatReward,
     DirectorWorld,
     GroupRMReward,
+    SpeakerBalanceReward,
     compare_director,
     director_check_metrics,
     director_states,
@@ -170,6 +171,10 @@ def test_rewards_take_what_grpo_passes_and_execute_the_directive(world):
     logged = {}
     valid = DirectiveFormatReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert valid == [1.0, 0.0, 1.0, 1.0] and logged["director/valid"] == 0.75
+    # the catalyst has not spoken in this reply: handing the anchor a second turn passes over her;
+    # the fallback's choice is the engine's, not the director's, so it earns nothing
+    balanced = SpeakerBalanceReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
+    assert balanced == [1.0, 0.0, 1.0, 0.0] and logged["director/balanced"] == 0.5
     rewards = GroupRMReward(world, standardize=False)(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert logged["director/end"] == 0.25
     states, directives = world.execute(["c0"] * n, [prefix] * n, texts)
@@ -291,7 +296,8 @@ def test_two_director_grpo_steps_continue_the_warm_adapter_and_change_directives
     assert before != after and base != after
     curves = root / "plots" / "plots" / "metrics" / "train"
     for name in ("rewards/group_rm/mean.tsv", "rewards/directive_format/mean.tsv", "director/valid.tsv",
-                 "director/end.tsv", "completions/mean_length.tsv"):  # fmt: skip
+                 "rewards/speaker_balance/mean.tsv", "director/balanced.tsv", "director/end.tsv",
+                 "completions/mean_length.tsv", "kl.tsv"):  # fmt: skip  (kl: β > 0 anchors to the warm start)
         assert (curves / name).is_file(), name
 
 
