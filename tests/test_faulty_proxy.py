@@ -308,6 +308,9 @@ def test_shuts_down_promptly_with_connections_open(upstream):
         slow_client = client(proxy, timeout=30)
         stuck = threading.Thread(target=lambda: results.append(outcome(lambda: chat(slow_client))))
         stuck.start()
+        deadline = time.monotonic() + 10  # the slow request must take the first fault, not the idle one
+        while proxy.counts["slow"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
         idle = client(proxy)
         assert outcome(lambda: chat(idle)) == "clean"  # leaves an idle keep-alive connection
         time.sleep(0.2)
