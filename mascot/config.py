@@ -413,7 +413,7 @@ class GRPODirectorConfig(GRPOTrainConfig):
         "null takes all. The completion length is conversation.director_max_new_tokens.",
         ge=1,
     )
-    max_steps: int = F(12, "Optimizer steps (2 director states × G per step; ~65 s each on 2 CPU cores).", ge=1)
+    max_steps: int = F(12, "Optimizer steps (2 director states × G per step; ~85 s each on 2 CPU cores, benchmarks/director.py).", ge=1)
     beta: float = F(
         0.04,
         "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference); it "
