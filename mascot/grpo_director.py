@@ -8,9 +8,10 @@ earlier turns alone). All completions of one prompt share its earlier turns, so 
 advantages compare the directives. The credit is one step deep: the block is not played out to its
 end first (that would multiply the cost by the turns left). The group RM saw blocks of every length
 from 1 to max_turns (a block ends at END or at the budget), so a block cut after k turns is scored
-as the k-turn reply it would be if the director said END there. The second component is 1 for a directive in the strict format
-and 0 for one the engine had to replace by its fallback (which still speaks, so the block is
-scored either way).
+as the k-turn reply it would be if the director said END there. The second component is 1 for a
+directive in the strict format and 0 for one the engine had to replace by its fallback (which
+still speaks, so the block is scored either way); the third, optional, rewards giving the turn to
+a companion who has spoken least in this reply (:class:`SpeakerBalanceReward`).
 
 The policy is the director's warm-started LoRA (stage director_sft) trained further. The
 before/after check runs whole group replies on held-out contexts with the same seeds through the
@@ -182,12 +183,14 @@ class SpeakerBalanceReward:
     def __init__(self, world: DirectorWorld):
         self.world = world
 
+    @staticmethod
+    def quietest(state: ConversationState, speaker: str) -> bool:
+        spoken = state.spoken_this_reply()
+        return spoken[speaker] == min(spoken.values())
+
     def __call__(self, prompts, completions, context_id, prefix, log_metric=None, **_: Any) -> list[float]:
         states, directives = self.world.resolve(context_id, prefix, [completion_text(c) for c in completions])
-        rewards = [
-            float(d.valid and (d.ends or s.spoken_this_reply()[d.speaker] == min(s.spoken_this_reply().values())))
-            for s, d in zip(states, directives)
-        ]
+        rewards = [float(d.valid and (d.ends or self.quietest(s, d.speaker))) for s, d in zip(states, directives)]
         if log_metric is not None:
             log_metric("director/balanced", sum(rewards) / len(rewards))
         return rewards

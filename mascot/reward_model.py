@@ -177,7 +177,7 @@ class RewardModel:
 
     @property
     def kind(self) -> str:
-        return self.meta.get("kind", "persona")  # models from before group RMs existed are persona RMs
+        return self.meta["kind"]
 
     def standardize(self, rewards: Sequence[float]) -> list[float]:
         """Rewards in units of their spread over the training replies, centred on their mean there."""
@@ -225,10 +225,9 @@ class RewardModel:
             if key not in meta:
                 raise ValueError(f"{meta_path}: missing key '{key}'")
         meta["path"] = str(path)
-        if kind is not None and meta.get("kind", "persona") != kind:
-            raise ValueError(
-                f"{meta_path}: a {meta.get('kind', 'persona')} reward model where a {kind} reward model is needed"
-            )
+        meta.setdefault("kind", "persona")  # models from before group RMs existed are persona RMs
+        if kind is not None and meta["kind"] != kind:
+            raise ValueError(f"{meta_path}: a {meta['kind']} reward model where a {kind} reward model is needed")
         prompts_dir = Path(prompts_dir or meta["prompts_dir"])
         if not prompts_dir.is_dir():
             raise FileNotFoundError(
@@ -413,7 +412,7 @@ def train_reward_model(
         callbacks=[LiveCurves(live_dir)],
     )
     # LoRA's B starts at zero, so the wrapped model is still the untrained init: the "before" figure
-    adapter_rm = RewardModel(trainer.model, tokenizer, prompts, cfg.max_length, {"reply_room": reply_room})
+    adapter_rm = RewardModel(trainer.model, tokenizer, prompts, cfg.max_length, {"reply_room": reply_room, "kind": kind})
     before = _pair_stats(adapter_rm, eval_pairs, by_id, resolve, cfg.batch_size)
     result = trainer.train()
     log.info("%s_rm: %d steps in %.1f s", kind, result.global_step, result.metrics.get("train_runtime", 0.0))
