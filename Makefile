@@ -21,6 +21,10 @@ $(VENV)/.installed: pyproject.toml
 setup-test: $(VENV)/.installed-test
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[test]"
+	# headless Chromium and its driver for the web page's test (Debian packages; needs root)
+	command -v chromedriver >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } || \
+	  echo "chromium not installed: tests/test_web_page.py will be skipped"
 	touch $@
 
 repro: setup

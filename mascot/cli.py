@@ -42,6 +42,30 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
     sc.add_argument("--batch-size", type=int, default=16, help="replies scored together")
 
+    for name, text in (
+        ("chat", "talk with the trained group in the terminal (run after `dvc repro`)"),
+        ("serve", "serve the trained group over OpenAI's chat completions API, with a web page"),
+    ):
+        t = sub.add_parser(name, help=text)
+        t.add_argument("--repo", default=".", help="the repository the group was trained in")
+        t.add_argument("--rev", help="a git revision or DVC experiment name; default: the workspace's outputs")
+        t.add_argument("--device", help="torch device (default: params' model.device)")
+        if name == "chat":
+            t.add_argument("--model", default="mascot-group", help="mascot-group, mascot-group-<dataset> or one persona's name")
+            t.add_argument("--emotion", help="how you feel, one of EmpatheticDialogues' 32 labels (optional)")
+            t.add_argument("--situation", help="what you are going through (default: your first message)")
+            t.add_argument("--query", help="the question on the table (meeting groups)")
+            t.add_argument("--seed", type=int, help="sampling seed (default: params' conversation.seed)")
+            t.add_argument("--temperature", type=float, help="sampling temperature (default: params' conversation.temperature)")
+            t.add_argument("--show-directives", action="store_true", help="show the director's directive before each turn")
+        else:
+            from dataclasses import fields
+
+            from mascot.app.server import ServeSettings
+
+            for f in fields(ServeSettings):
+                t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default, help=f.metadata["help"])
+
     args = parser.parse_args(argv)
     try:
         if args.command == "params":
@@ -66,15 +90,48 @@ def main(argv: list[str] | None = None) -> int:
             from mascot.reward_model import score_cli
 
             return score_cli(args)
+        elif args.command in ("chat", "serve"):
+            return talk(args)
         elif args.command == "sample":
             from mascot.data.sample import write_sample
 
             for path in write_sample(Path(args.dir)):
                 print(path)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, FileNotFoundError, KeyError) as exc:
         print(f"mascot: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def talk(args: argparse.Namespace) -> int:
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    from mascot.app.session import TrainedGroup
+
+    # a conversation, not a training log: no loading bars or library deprecation notices between turns
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+    if args.command == "serve":
+        from mascot.app.server import ServeSettings, check_binding, serve
+
+        settings = ServeSettings(args.host, args.port, args.max_pending, args.api_key_env, args.retry_after_s)
+        import os
+
+        check_binding(settings, os.environ.get(settings.api_key_env))  # before minutes of loading
+        serve(TrainedGroup.load(args.repo, args.rev, args.device), settings)
+        return 0
+    from mascot.app.terminal import Terminal
+
+    group = TrainedGroup.load(args.repo, args.rev, args.device)
+    session = group.session(
+        args.model, emotion=args.emotion, situation=args.situation, query=args.query, seed=args.seed,
+        temperature=args.temperature,
+    )  # fmt: skip
+    return Terminal(session, show_directives=args.show_directives).run()
 
 
 if __name__ == "__main__":

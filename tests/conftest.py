@@ -178,3 +178,84 @@ def llama_server(tmp_path_factory):
             proc.kill()
             proc.wait(timeout=5)
         log.close()
+
+
+def build_tiny_adapter(base: Path, out: Path, seed: int, modules=("q_proj", "v_proj")) -> Path:
+    """A LoRA adapter folder on a tiny base with random (non-zero) weights."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=list(modules), init_lora_weights=False, task_type="CAUSAL_LM")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base), config).save_pretrained(out)
+    return out
+
+
+def build_tiny_group(root: Path, **conversation) -> Path:
+    """A folder shaped like a finished pipeline run on tiny models: params.yaml (cards and prompts
+    from this repo), models/base, models/sft, models/agents, models/director."""
+    import yaml
+
+    from mascot.config import dump_params, profile_config
+
+    raw = yaml.safe_load(dump_params(profile_config("default")))
+    raw["prompts_dir"] = str(REPO / "configs/prompts")
+    raw["personas"]["dir"] = str(REPO / "configs/personas")
+    raw["model"]["device"] = "cpu"
+    raw["conversation"].update({"agent_max_new_tokens": 12, "director_max_new_tokens": 16, **conversation})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    base = build_tiny_model(root / "models/base")
+    build_tiny_adapter(base, root / "models/sft", seed=2)
+    personas = [p for ds in raw["ingest"]["datasets"] for p in raw["personas"][ds]]
+    build_tiny_agents(base, root / "models/agents", personas)
+    build_tiny_adapter(base, root / "models/director", seed=3, modules=("q_proj", "k_proj", "v_proj", "o_proj"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_group(tmp_path_factory) -> Path:
+    return build_tiny_group(tmp_path_factory.mktemp("tiny_group"))
+
+
+def start_server(args: list[str], env: dict | None = None, timeout: float = 120):
+    """A ``mascot serve`` subprocess on a free loopback port; returns (process, base URL, log path)."""
+    import tempfile
+
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(suffix=".log", prefix="mascot-serve-")[1])
+    log = open(log_path, "wb")  # noqa: SIM115 - the process owns it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mascot.cli", "serve", "--port", str(port), *args],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mascot serve exited: {log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            urllib.request.urlopen(f"{base}/health", timeout=1)
+            return proc, base, log_path
+        except OSError:
+            time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError(f"mascot serve did not come up within {timeout} s: {log_path.read_text(errors='replace')[-3000:]}")
+
+
+def stop_server(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def group_server(tiny_group):
+    """Base URL of ``mascot serve`` on the tiny group (loopback, no key)."""
+    proc, base, _ = start_server(["--repo", str(tiny_group)], env={"MASCOT_API_KEY": ""})
+    yield base
+    stop_server(proc)

@@ -11,7 +11,7 @@ conversations stay inside the model's context window.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -141,6 +141,41 @@ class GroupEngine:
             for i, gen in zip(batch, self.backend.generate(messages, self.settings.agent, seeds, adapter)):
                 states[i].add_agent(directives[i].speaker, gen.text, directives[i])
 
+    def stream_reply(
+        self, state: ConversationState, key: object = 0, settings: EngineSettings | None = None, order: Order | None = None
+    ) -> Iterator[StreamEvent]:
+        """One group reply to one conversation, as it happens: each directive, each agent's text
+        piece by piece, each finished turn. With the same state, key and settings it writes the
+        same reply as :meth:`reply` (the same seeds per turn); ``settings`` and ``order`` override
+        the engine's for this reply only (a chat request's temperature, a single agent)."""
+        saved = self.settings, self.order
+        self.settings, self.order = settings or self.settings, order or self.order
+        try:
+            log = ReplyLog()
+            for turn in range(self.settings.max_turns):
+                (directive,) = self._directives([state], [log], turn, [key])
+                log.directives.append(directive)
+                yield DirectiveEvent(directive, log.raw[-1] if log.raw else "")
+                if directive.ends:
+                    return
+                persona = directive.speaker
+                messages = self.agent_messages(state, persona, directive)
+                seed = derive_seed(self.settings.seed, key, turn, "agent")
+                adapter = self.agent_adapters.get(persona)
+                stream = getattr(self.backend, "stream", None)
+                if stream is None:  # a backend that cannot stream gives the whole turn at once
+                    pieces = iter([self.backend.generate([messages], self.settings.agent, [seed], adapter)[0].text])
+                else:
+                    pieces = stream(messages, self.settings.agent, seed, adapter)
+                parts: list[str] = []
+                for piece in pieces:
+                    yield TokenEvent(persona, piece, start=not parts)
+                    parts.append(piece)
+                state.add_agent(persona, "".join(parts).strip(), directive)
+                yield TurnEvent(persona, state.history[-1].text, directive)
+        finally:
+            self.settings, self.order = saved
+
     def reply(self, states: Sequence[ConversationState], keys: Sequence[object] | None = None) -> list[ReplyLog]:
         """Advance every conversation by one group reply (up to ``max_turns`` agent turns).
 
@@ -162,9 +197,41 @@ class GroupEngine:
         return logs
 
 
+@dataclass(frozen=True)
+class DirectiveEvent:
+    """The director decided: ``directive`` as used, ``raw`` as written ("" under fixed/random order)."""
+
+    directive: Directive
+    raw: str
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A piece of ``persona``'s turn as it is generated (the first piece of a turn has ``start``)."""
+
+    persona: str
+    text: str
+    start: bool = False
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """``persona``'s finished turn, as it was added to the conversation state."""
+
+    persona: str
+    text: str
+    directive: Directive
+
+
+StreamEvent = DirectiveEvent | TokenEvent | TurnEvent
+
+
 def group_names(cards: Registry[Persona], group: Sequence[str]) -> dict[str, str]:
     """persona name → display name, for a ConversationState."""
     return {n: cards.get(n, where="group").display_name for n in group}
 
 
-__all__ = ["END", "EngineSettings", "GroupEngine", "Order", "ReplyLog", "group_names"]
+__all__ = [
+    "END", "DirectiveEvent", "EngineSettings", "GroupEngine", "Order", "ReplyLog", "StreamEvent", "TokenEvent",
+    "TurnEvent", "group_names",
+]  # fmt: skip

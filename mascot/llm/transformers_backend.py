@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -97,6 +98,47 @@ class TransformersBackend:
                 for i, gen in zip(idx, self._generate_batch([texts[i] for i in idx], params, seeds[idx[0]])):
                     out[i] = gen
         return out  # type: ignore[return-value]
+
+    def stream(
+        self, messages: list[Message], params: SamplingParams, seed: int, adapter: str | None = None
+    ) -> Iterator[str]:
+        """One reply as it is generated: text pieces whose concatenation, stripped, is the text
+        ``generate`` returns for the same prompt and seed (a batch of one samples the same tokens)."""
+        from threading import Thread
+
+        from transformers import TextIteratorStreamer
+
+        enc = self.tokenizer([self.render(messages)], return_tensors="pt", add_special_tokens=False).to(self.model.device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sample = params.temperature > 0
+        kw = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p} if sample else {"do_sample": False}
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode(), self._adapter(adapter):
+                    torch.manual_seed(seed)
+                    self.model.generate(
+                        **enc, max_new_tokens=params.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                        eos_token_id=self._stop_ids(), top_k=None, streamer=streamer, **kw,
+                    )  # fmt: skip
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+                streamer.end()
+
+        # generate() runs in a thread and feeds the streamer; this generator drains it
+        thread = Thread(target=run, daemon=True)
+        thread.start()
+        first = True
+        for piece in streamer:
+            if first:  # generate() strips the reply; so does the stream, at its start
+                piece = piece.lstrip()
+                first = not piece
+            if piece:
+                yield piece
+        thread.join()
+        if failure:
+            raise failure[0]
 
     def _generate_batch(self, texts: list[str], params: SamplingParams, seed: int) -> list[Generation]:
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
