@@ -37,6 +37,7 @@ bench: setup-test
 	PATH="$(BIN):$$PATH" python benchmarks/candidates_throughput.py
 	PATH="$(BIN):$$PATH" python benchmarks/repro_to_candidates.py
 	PATH="$(BIN):$$PATH" python benchmarks/director.py
+	PATH="$(BIN):$$PATH" python benchmarks/chat.py
 
 params: setup
 	$(PY) -m mascot.cli params --profile default -o params.yaml

@@ -171,12 +171,7 @@ def llama_server(tmp_path_factory):
             pytest.fail("llama.cpp server did not come up within 90 s")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_server(proc)
         log.close()
 
 

@@ -86,6 +86,19 @@ def test_concurrent_conversations_all_get_their_reply(client):
     assert all(r.choices[0].message.model_extra["mascot"]["turns"] for r in replies)
 
 
+def test_a_client_that_leaves_mid_stream_frees_its_slot(client, group_server):
+    import time
+
+    stream = ask(client, stream=True)
+    next(iter(stream))
+    stream.close()
+    deadline = time.time() + 60
+    while json.load(urllib.request.urlopen(f"{group_server}/health"))["in_flight"] and time.time() < deadline:
+        time.sleep(0.2)
+    assert json.load(urllib.request.urlopen(f"{group_server}/health"))["in_flight"] == 0
+    assert ask(client, seed=4).choices[0].message.content
+
+
 @pytest.mark.parametrize(
     "body, status, param, message",
     [

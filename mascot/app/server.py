@@ -210,6 +210,8 @@ class Replier:
         def work() -> None:
             try:
                 with self.model_lock:
+                    if stop.is_set():  # the client left while queued
+                        return
                     for event in session.send(text):
                         loop.call_soon_threadsafe(queue.put_nowait, event)
                         # a client that left stops its reply at the next turn boundary, where no
