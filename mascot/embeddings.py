@@ -30,10 +30,18 @@ def consecutive_similarity(blocks: Sequence[Sequence[str]], embedder) -> list[fl
     if not texts:
         return [None] * len(blocks)
     vectors = embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
-    out, at = [], 0
+    spans, at = [], 0
     for turns in blocks:
-        v = vectors[at : at + len(turns)]
+        spans.append(range(at, at + len(turns)))
         at += len(turns)
-        sims = [float(v[i] @ v[i - 1]) for i in range(1, len(turns))]
+    return consecutive_cosines(vectors, spans)
+
+
+def consecutive_cosines(vectors, blocks: Sequence[Sequence[int]]) -> list[float | None]:
+    """Per block (its rows of L2-normalised ``vectors``, in turn order), the mean cosine of each turn
+    with the one before it; None for a block with fewer than two turns."""
+    out = []
+    for rows in blocks:
+        sims = [float(vectors[rows[i]] @ vectors[rows[i - 1]]) for i in range(1, len(rows))]
         out.append(sum(sims) / len(sims) if sims else None)
     return out

@@ -238,7 +238,16 @@ DIRECTOR_CHECK = pa.DataFrameSchema(
 )
 
 
-TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK)}
+# one row per directive of every evaluated reply: the rollouts' columns and the system that wrote it
+EVAL_REPLIES = pa.DataFrameSchema(
+    name="eval_replies",
+    columns={"system": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)), **ROLLOUTS.columns},
+    unique=["block_id", "turn"],
+    strict=True,
+    ordered=False,
+)
+
+TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK, EVAL_REPLIES)}
 
 
 def validate(df: pl.DataFrame, schema: pa.DataFrameSchema, where: str | Path = "") -> pl.DataFrame:

@@ -63,6 +63,8 @@ def test_profiles_change_scale_without_code():
             "personas.empathetic_dialogues[1]: unknown persona 'the_beakon'. Did you mean 'the_beacon'?",
         ),
         ({"candidates.generation.backend": "vllm"}, "candidates.generation.backend"),
+        ({"evaluate.systems": ["mascot", "zero_shoot"]}, "evaluate.systems[1]: unknown evaluation system 'zero_shoot'. Did you mean 'zero_shot'?"),
+        ({"evaluate.systems": ["sft", "sft"]}, "evaluate.systems: a system is listed twice"),
     ],
 )
 def test_bad_values_name_the_key(overrides, expected):

@@ -21,6 +21,7 @@ from mascot.schemas import (
     CANDIDATES,
     CONTEXTS,
     DIRECTOR_CHECK,
+    EVAL_REPLIES,
     JUDGMENTS,
     ROLLOUTS,
     preference_pairs_schema,
@@ -31,7 +32,7 @@ from .conftest import REPO, free_port
 
 STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 STAGE2 = ["director_sft", "rollouts", "group_label", "group_rm", "grpo_director"]
-STAGES = STAGE1 + STAGE2
+STAGES = STAGE1 + STAGE2 + ["evaluate"]
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
 
@@ -60,7 +61,7 @@ def repo(tmp_path_factory, tiny_model) -> Path:
             shutil.copy(src, dst)
     cfg = profile_config("tiny")
     cfg.model.base = str(tiny_model)
-    for judge in (cfg.label.judges[0], cfg.group_label.judges[0]):
+    for judge in (cfg.label.judges[0], cfg.group_label.judges[0], cfg.evaluate.judges[0]):
         judge.min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
     (root / "params.yaml").write_text(dump_params(cfg))
     run(["git", "init", "-q"], root)
@@ -114,6 +115,14 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert {"group_rm_gain", "invalid_directive_rate_after", "speaker_entropy_after", "redundancy_after"} <= director.keys()
     assert read_table(repo / "data/director_check.parquet", DIRECTOR_CHECK).height == 2 * director["check_blocks"] == 2 * 6
     assert (repo / "plots/grpo_director/plots/metrics/train/rewards/group_rm/mean.tsv").exists()
+    # evaluation: every system × 6 held-out contexts × 1 sample, judged and measured per split
+    replies = read_table(repo / "data/eval_replies.parquet", EVAL_REPLIES)
+    per_system = dict(replies.group_by("system").agg(pl.col("block_id").n_unique()).iter_rows())
+    assert per_system == dict.fromkeys(profile_config("tiny").evaluate.systems, 6)
+    ev = json.loads((repo / "metrics/eval.json").read_text())
+    assert {"negative.mascot.agent.overall", "qmsum.single.collective.overall", "product.sft.auto.distinct_2",
+            "empathetic_dialogues.mascot_vs_best.agent.gain"} <= ev.keys()  # fmt: skip
+    assert (read_table(repo / "data/eval_judgments.parquet", JUDGMENTS)["status"] == "ok").all()
 
 
 def test_second_repro_runs_nothing(repo):
@@ -128,7 +137,7 @@ def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     before = (repo / "data/candidates.parquet").read_bytes()
     out = run(["dvc", "repro"], repo)
     # the card is in the agents' prompts (Stage 1) and in the group's (every Stage 2 stage)
-    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2], out
+    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2, "evaluate"], out
     after = read_table(repo / "data/candidates.parquet", CANDIDATES)
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()

@@ -55,12 +55,18 @@ class GroupEngine:
         agent_adapters: Mapping[str, str | None] | None = None,
         director_adapter: str | None = None,
         order: Order = "director",
+        agent_templates: tuple[str, str] = ("persona_system.jinja", "group_turn_user.jinja"),
+        agent_vars: Mapping[str, object] | None = None,
     ):
         """``agent_adapters`` maps a persona to its adapter name on ``backend`` (missing or None:
-        the backend's plain weights); ``director_adapter`` likewise for the director."""
+        the backend's plain weights); ``director_adapter`` likewise for the director.
+        ``agent_templates`` are the (system, user) prompt templates of an agent's turn; evaluation
+        swaps them to take the persona card out (MASCOT-P) or to ask π_SFT as it was trained, and
+        sets ``agent_vars`` (``with_examples: False`` leaves the card's example lines out)."""
         self.backend, self.cards, self.prompts, self.settings = backend, cards, prompts, settings
         self.agent_adapters = dict(agent_adapters or {})
         self.director_adapter, self.order = director_adapter, order
+        self.agent_templates, self.agent_vars = agent_templates, dict(agent_vars or {})
 
     # ---------------------------------------------------------------- prompts
 
@@ -83,10 +89,11 @@ class GroupEngine:
         card = self.cards.get(persona)
 
         def build(history: list) -> list[Message]:
-            variables = context_vars(state.context, history)
-            system = self.prompts.render("persona_system.jinja", persona=card, **variables)
+            variables = context_vars(state.context, history) | self.agent_vars
+            system_template, user_template = self.agent_templates
+            system = self.prompts.render(system_template, persona=card, **variables)
             user = self.prompts.render(
-                "group_turn_user.jinja", speaker=card.display_name, instruction=directive.instruction, **variables
+                user_template, speaker=card.display_name, instruction=directive.instruction, **variables
             )
             return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

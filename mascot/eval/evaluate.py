@@ -1,0 +1,187 @@
+"""The evaluation: every system answers the same held-out contexts; judges score each agent turn
+on its dataset's agent rubric and each whole reply on the group rubric; automatic metrics need no
+judge. Scores are reported on 0–100 ((s − 1) / 4 × 100 for a 1–5 judge score) as the paper does.
+
+Replies are generated per system in fixed chunks through a record store per system (a killed run
+resumes; see :func:`mascot.rollouts.generate_rollouts`), and judgments go through the judge cache
+shared with the label stages, so only new work costs anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from mascot.chat.directive import END
+from mascot.eval.metrics import distinct_n, identifiability, length_stats
+from mascot.eval.systems import EvalEngines, System
+from mascot.group_label import block_items, block_transcripts
+from mascot.judge import JudgeItem
+from mascot.judge.rubric import Rubric
+from mascot.resume import RecordStore, stable_hash
+from mascot.rollouts import generate_rollouts
+from mascot.stats import bootstrap_mean
+
+MASCOT_FAMILY = ("mascot", "mascot_p", "mascot_c")  # MASCOT and its ablations; the rest are baselines
+
+
+def to_100(score: pl.Expr) -> pl.Expr:
+    return (score - 1) / 4 * 100
+
+
+# ------------------------------------------------------------------ replies
+
+
+def generate_replies(
+    engines: EvalEngines, systems: Sequence[System], contexts: pl.DataFrame, samples: int, resume_dir: Path,
+    fingerprint: str, chunk_size: int, progress: Callable[[str, int, int], None] = lambda s, d, t: None,
+) -> pl.DataFrame:  # fmt: skip
+    """One row per directive of every reply of every system (the rollouts table's columns plus
+    ``system``); block ids are ``system|context|group|sample``."""
+    tables = []
+    for system in systems:
+        store = RecordStore(resume_dir / f"eval_{system.name}.jsonl")
+        rows = generate_rollouts(
+            contexts, engines.cards, engines.groups(system), engines.engine(system), samples, store,
+            stable_hash(fingerprint, repr(system)), chunk_size, lambda d, t, n=system.name: progress(n, d, t),
+        )  # fmt: skip
+        table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8})
+        tables.append(table.with_columns(system=pl.lit(system.name), block_id=pl.lit(system.name + "|") + pl.col("block_id")))
+    return pl.concat(tables).select("system", pl.exclude("system"))
+
+
+# ------------------------------------------------------------------ what the judges read
+
+
+def agent_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngines, rubrics: Mapping[str, Rubric]) -> list[JudgeItem]:
+    """Each agent turn, judged as that persona's reply to the conversation so far (the context's
+    history and the earlier turns of the same reply)."""
+    by_id = {c["context_id"]: c for c in contexts.iter_rows(named=True)}
+    items = []
+    for (block_id,), turns in replies.filter(pl.col("speaker") != END).sort("block_id", "turn").group_by(
+        "block_id", maintain_order=True
+    ):
+        ctx = by_id[turns["context_id"][0]]
+        history = list(ctx["history"] or [])
+        for t in turns.iter_rows(named=True):
+            card = engines.cards.get(t["speaker"], where="eval replies speaker")
+            items.append(JudgeItem(f"{block_id}|{t['turn']}", ctx | {"history": list(history)}, card, t["text"],
+                                   rubrics[ctx["dataset"]]))  # fmt: skip
+            history.append({"speaker": card.display_name, "text": t["text"]})
+    return items
+
+
+def group_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngines, systems: Sequence[System],
+                rubric: Rubric) -> list[JudgeItem]:  # fmt: skip
+    items = []
+    for system in systems:
+        part = replies.filter(pl.col("system") == system.name)
+        blocks = block_transcripts(part, engines.cards)
+        items += block_items(blocks, contexts, engines.cards, engines.groups(system), rubric)
+    return items
+
+
+# ------------------------------------------------------------------ scores per system and split
+
+
+def _splits(table: pl.DataFrame) -> pl.DataFrame:
+    """Each row once under its domain and once under its whole dataset."""
+    return pl.concat([table.with_columns(split=pl.col("domain")), table.with_columns(split=pl.col("dataset"))])
+
+
+def judged_scores(judgments: pl.DataFrame, replies: pl.DataFrame, contexts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(per agent turn, per reply) tables: system, context_id, dataset, domain, one 0–100 column per
+    criterion (the mean over judges) and ``overall`` (the mean over criteria; null when a criterion
+    was never scored)."""
+    ok = judgments.filter(pl.col("status") == "ok")
+    per = ok.group_by("candidate_id", "criterion").agg(pl.col("score").mean()).with_columns(to_100(pl.col("score")))
+    wide = per.pivot(on="criterion", index="candidate_id", values="score")
+    blocks = replies.select("system", "block_id", "context_id").unique()
+    info = contexts.select("context_id", "dataset", "domain")
+
+    def table(ids: pl.DataFrame) -> pl.DataFrame:
+        t = ids.join(wide, on="candidate_id", how="inner").join(info, on="context_id")
+        criteria = [c for c in wide.columns if c != "candidate_id" and t[c].null_count() < t.height]
+        return t.select("system", "context_id", "dataset", "domain", "candidate_id", *criteria).with_columns(
+            overall=pl.mean_horizontal(criteria) if criteria else pl.lit(None, pl.Float64)
+        )
+
+    agent_ids = replies.filter(pl.col("speaker") != END).select(
+        "system", "context_id", candidate_id=pl.col("block_id") + "|" + pl.col("turn").cast(pl.Utf8)
+    )
+    return table(agent_ids), table(blocks.rename({"block_id": "candidate_id"}))
+
+
+def score_metrics(scores: pl.DataFrame, family: str) -> dict[str, float]:
+    """``{split}.{system}.{family}.{criterion}`` means and ``…_std`` over the judged items."""
+    out: dict[str, float] = {}
+    columns = [c for c in scores.columns if c not in ("system", "context_id", "dataset", "domain", "candidate_id", "split")]
+    stats = _splits(scores).group_by("split", "system").agg(
+        *[pl.col(c).mean().alias(c) for c in columns], *[pl.col(c).std().alias(c + "_std") for c in columns], n=pl.len()
+    )
+    for row in stats.sort("split", "system").iter_rows(named=True):
+        prefix = f"{row['split']}.{row['system']}.{family}"
+        out[f"{prefix}.n"] = row["n"]
+        for c in columns:
+            for key in (c, c + "_std"):
+                if row[key] is not None:
+                    out[f"{prefix}.{key}"] = round(float(row[key]), 2)
+    return out
+
+
+def versus_best_baseline(scores: pl.DataFrame, family: str, resamples: int, confidence: float, seed: int) -> dict:
+    """Per dataset: MASCOT's overall minus the best baseline's (the highest mean overall outside the
+    MASCOT family), paired by context (each context's mean over its samples and turns), with a
+    bootstrap interval."""
+    out: dict = {}
+    per_ctx = scores.group_by("dataset", "system", "context_id").agg(pl.col("overall").mean())
+    for (dataset,), part in per_ctx.sort("dataset").group_by("dataset", maintain_order=True):
+        means = part.group_by("system").agg(pl.col("overall").mean()).drop_nulls()
+        baselines = means.filter(~pl.col("system").is_in(MASCOT_FAMILY)).sort("overall", "system", descending=[True, False])
+        if "mascot" not in means["system"].to_list() or baselines.is_empty():
+            continue
+        best = baselines["system"][0]
+        wide = part.filter(pl.col("system").is_in(["mascot", best])).pivot(on="system", index="context_id", values="overall")
+        diffs = (wide["mascot"] - wide[best]).drop_nulls().to_list()
+        if not diffs:
+            continue
+        ci = bootstrap_mean(diffs, resamples, confidence, seed)
+        key = f"{dataset}.mascot_vs_best.{family}"
+        out |= {f"{key}.baseline": best, f"{key}.gain": round(ci.mean, 2), f"{key}.ci_low": round(ci.low, 2),
+                f"{key}.ci_high": round(ci.high, 2), f"{key}.contexts": ci.n}  # fmt: skip
+    return out
+
+
+# ------------------------------------------------------------------ automatic metrics
+
+
+def automatic_metrics(replies: pl.DataFrame, contexts: pl.DataFrame, embedder) -> dict[str, float]:
+    """distinct-1/2, redundancy between consecutive agents, persona identifiability (with its
+    chance level) and length, per split and system."""
+    from mascot.embeddings import consecutive_cosines
+
+    turns = replies.filter(pl.col("speaker") != END).join(contexts.select("context_id", "dataset", "domain"), on="context_id")
+    if turns.is_empty():
+        return {}
+    vectors = embedder.encode(turns["text"].to_list(), normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
+    turns = turns.with_row_index("row")
+    out: dict[str, float] = {}
+    for (split, system), part in _splits(turns).sort("split", "system").group_by("split", "system", maintain_order=True):
+        blocks = part.sort("block_id", "turn").group_by("block_id", maintain_order=True).agg("row")
+        rows = blocks["row"].to_list()
+        sims = [s for s in consecutive_cosines(vectors, rows) if s is not None]
+        texts = part["text"].to_list()
+        prefix = f"{split}.{system}.auto"
+        acc, n = identifiability(vectors[part["row"].to_numpy()], part["speaker"].to_list(), part["block_id"].to_list())
+        values = {
+            "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
+            "redundancy": float(np.mean(sims)) if sims else None,
+            "identifiability": acc, "identifiability_chance": 1 / part["speaker"].n_unique() if n else None,
+            **length_stats(texts, [len(r) for r in rows]),
+        }  # fmt: skip
+        out |= {f"{prefix}.{k}": round(v, 4) for k, v in values.items() if v is not None}
+    return out
+

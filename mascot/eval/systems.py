@@ -1,0 +1,159 @@
+"""The systems an evaluation compares, chosen by name from a registry: MASCOT, its ablations and
+the paper's baselines, each a way of running the one conversation engine.
+
+| name | weights | agents' adapters | who speaks next | agent prompt |
+|---|---|---|---|---|
+| ``mascot`` | π_SFT | GRPO agents | the trained director | persona card |
+| ``mascot_p`` | π_SFT | GRPO agents | the trained director | name only (persona prompting removed) |
+| ``mascot_c`` | π_SFT | GRPO agents | random (seeded) | persona card |
+| ``sft`` | π_SFT | none | the group's order | persona card |
+| ``zero_shot`` | base model | none | the group's order | persona card without its example lines |
+| ``zero_shot_cot`` | base model | none | the group's order | as zero_shot, reasoning first (hidden) |
+| ``few_shot`` | base model | none | the group's order | persona card with its example lines |
+| ``few_shot_cot`` | base model | none | the group's order | as few_shot, reasoning first (hidden) |
+| ``self_consistency`` | base model | none | the group's order | as few_shot; n samples per turn, the medoid kept |
+| ``single`` | π_SFT | none | one reply, no group | π_SFT's own prompt, no persona |
+
+Every system answers the same contexts with the same seeds per (context, sample), through
+:class:`~mascot.chat.engine.GroupEngine`, so differences come from the system alone. The prompting
+baselines run on the base model, as the paper's run on its backbone; ``sft`` is the supervised
+model the agents start from. ``single`` is the reference a group must beat: π_SFT asked exactly
+as it was trained (the listener's or the next meeting participant's reply), under a reference
+card so the judges' persona criteria have something to read. The reasoning and self-consistency
+wrappers are in :mod:`mascot.eval.backends`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mascot.chat.engine import GroupEngine, Order
+from mascot.eval.backends import HiddenReasoning, SelfConsistency
+from mascot.personas import Persona
+from mascot.prompts import SFT_SPEAKER, Prompts
+from mascot.registry import Registry
+
+PERSONA_TEMPLATES = ("persona_system.jinja", "group_turn_user.jinja")
+NAME_ONLY_TEMPLATES = ("companion_system.jinja", "group_turn_user.jinja")
+SFT_TEMPLATES = ("sft_system.jinja", "context_user.jinja")
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    description: str
+    weights: Literal["base", "sft"]  # the base model alone, or π_SFT (base + the merged SFT adapter)
+    agents: bool  # the agents speak with their GRPO adapters
+    order: Order  # "director" uses the trained director
+    agent_templates: tuple[str, str] = PERSONA_TEMPLATES
+    single: bool = False  # one reply by a reference speaker instead of the group
+    examples: bool = True  # the persona card's example lines in the agent's prompt (few-shot)
+    reasoning: bool = False  # the agent reasons first; the reasoning is hidden (CoT)
+    self_consistent: bool = False  # n samples per turn, the one the others agree with kept
+
+
+SYSTEMS: Registry[System] = Registry("evaluation system")
+for _s in (
+    System("mascot", "GRPO agents directed by the GRPO director", "sft", True, "director"),
+    System("mascot_p", "MASCOT with the persona cards taken out of the agents' prompts", "sft", True, "director",
+           NAME_ONLY_TEMPLATES),
+    System("mascot_c", "MASCOT's agents in a random speaking order instead of the director", "sft", True, "random"),
+    System("sft", "π_SFT speaking each persona from its card, in the group's order", "sft", False, "fixed"),
+    System("zero_shot", "the base model speaking each persona from its card (no example lines), in the group's order",
+           "base", False, "fixed", examples=False),
+    System("zero_shot_cot", "zero_shot, each agent reasoning first (hidden from the person)", "base", False, "fixed",
+           examples=False, reasoning=True),
+    System("few_shot", "the base model speaking each persona from its card with its example lines", "base", False, "fixed"),
+    System("few_shot_cot", "few_shot, each agent reasoning first (hidden from the person)", "base", False, "fixed",
+           reasoning=True),
+    System("self_consistency", "few_shot with several samples per turn, the most consistent kept", "base", False, "fixed",
+           self_consistent=True),
+    System("single", "π_SFT alone, one reply as it was trained, no personas", "sft", False, "fixed", SFT_TEMPLATES, True),
+):  # fmt: skip
+    SYSTEMS.add(_s.name, _s)
+
+
+def reference_cards() -> dict[str, Persona]:
+    """dataset → the card of the ``single`` system's speaker (π_SFT's training speaker)."""
+    cards = {}
+    for dataset, speaker in SFT_SPEAKER.items():
+        name = "reference_" + speaker.removeprefix("the ").replace(" ", "_")
+        cards[dataset] = Persona(
+            name=name, display_name=speaker, role="reference without a persona",
+            description="One plain reply from the supervised model, as it was trained; no persona, no group.",
+            rules=["Reply to the latest message."], style="Whatever the supervised model writes.",
+        )  # fmt: skip
+    return cards
+
+
+class EvalEngines:
+    """The engines of every system over at most two in-process backends: the base model alone, and
+    π_SFT with the agents' and the director's adapters (loaded once, shared by the systems)."""
+
+    DIRECTOR = "director"
+
+    def __init__(self, base_dir, sft_dir, agents, director_dir, cards: Registry[Persona], cfg, device: str | None = None):
+        self.base_dir, self.sft_dir, self.agents, self.director_dir = base_dir, sft_dir, agents, director_dir
+        self.cfg, self.device = cfg, device or cfg.model.device
+        self.cards = Registry[Persona]("persona")
+        for name in cards:
+            self.cards.add(name, cards.get(name))
+        self.references = reference_cards()
+        for card in self.references.values():
+            self.cards.add(card.name, card)
+        self.prompts = Prompts(cfg.prompts_dir)
+        self._backends: dict[str, object] = {}
+        self.wrappers: dict[str, HiddenReasoning] = {}  # per reasoning system, for its format rate
+
+    def backend(self, weights: str):
+        from mascot.llm import get_backend
+
+        if weights not in self._backends:
+            transformers = get_backend("transformers")
+            kw = {"dtype": self.cfg.model.dtype, "device": self.device, "batch_size": self.cfg.rollouts.chunk_size}
+            if weights == "base":
+                self._backends[weights] = transformers(self.base_dir, **kw)
+            else:
+                adapters = self.agents.paths() | {self.DIRECTOR: Path(self.director_dir)}
+                self._backends[weights] = transformers(self.base_dir, adapters=adapters, merge=self.sft_dir, **kw)
+        return self._backends[weights]
+
+    def release(self) -> None:
+        """Drop the loaded models (the engines made so far stop working)."""
+        self._backends.clear()
+
+    def groups(self, system: System) -> Mapping[str, list[str]]:
+        """dataset → who speaks for ``system``."""
+        if system.single:
+            return {ds: [self.references[ds].name] for ds in self.cfg.groups()}
+        return self.cfg.groups()
+
+    def engine(self, system: System) -> GroupEngine:
+        settings = self.cfg.conversation.settings()
+        if system.single:
+            from dataclasses import replace
+
+            settings = replace(settings, max_turns=1)
+        agent_adapters = {}
+        if system.agents:
+            agent_adapters = {p: self.agents.adapter_for(p) for ps in self.cfg.groups().values() for p in ps}
+        backend = self.backend(system.weights)
+        ev = self.cfg.evaluate
+        if system.reasoning:
+            backend = self.wrappers.setdefault(system.name, HiddenReasoning(backend, ev.reasoning_tokens))
+        if system.self_consistent:
+            from mascot.embeddings import load_embedder
+
+            backend = SelfConsistency(backend, ev.self_consistency_samples, load_embedder(ev.embedder))
+        return GroupEngine(
+            backend, self.cards, self.prompts, settings, agent_adapters=agent_adapters,
+            director_adapter=self.DIRECTOR if system.order == "director" else None, order=system.order,
+            agent_templates=system.agent_templates, agent_vars={"with_examples": system.examples},
+        )  # fmt: skip
+
+    def reasoning_format_rates(self) -> dict[str, float]:
+        """Per reasoning system: the share of replies that closed their reasoning as asked."""
+        return {name: round(1 - w.format_misses / w.replies, 4) for name, w in self.wrappers.items() if w.replies}
