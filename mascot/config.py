@@ -518,7 +518,9 @@ class EvaluateConfig(Section):
         "(which no stage trains or selects on); a profile that ingests test should evaluate on test.",
     )
     contexts_per_domain: int | None = F(2, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
-    samples: int = F(2, "Replies per (system, context), from the same seeds across systems.", ge=1)
+    samples: int = F(
+        1, "Replies per (system, context), from the same seeds across systems (more contexts narrow the intervals more).", ge=1
+    )
     judges: list[JudgeConfig] = F(
         [JudgeConfig()], "Judges of every agent turn (label.rubrics, per dataset) and every reply (group_label.rubric)."
     )
@@ -554,6 +556,10 @@ class EvaluateConfig(Section):
         return LabelConfig._unique_judges(v)
 
 
+class ReportConfig(Section):
+    cases: int = F(3, "Held-out contexts shown as sample conversations, every system's reply side by side.", ge=0)
+
+
 class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
@@ -582,6 +588,7 @@ class MascotConfig(Section):
         GRPODirectorConfig(), "Stage grpo_director: the director optimised with GRPO on the group reward."
     )
     evaluate: EvaluateConfig = F(EvaluateConfig(), "Stage evaluate: MASCOT against its ablations and baselines.")
+    report: ReportConfig = F(ReportConfig(), "Stage report: reports/eval.md and reports/eval.html.")
 
     def groups(self) -> dict[str, list[str]]:
         """dataset → the personas of its group, for every ingested dataset."""

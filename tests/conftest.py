@@ -254,3 +254,37 @@ def group_server(tiny_group):
     proc, base, _ = start_server(["--repo", str(tiny_group)], env={"MASCOT_API_KEY": ""})
     yield base
     stop_server(proc)
+
+
+ARTIFACTS = REPO / "build" / "test-artifacts"  # screenshots a person looks at after the tests
+
+
+def require_chromium() -> tuple[str, str]:
+    """Debian's chromium and chromedriver; skipped where absent, except in CI (MASCOT_REQUIRE_BROWSER)."""
+    import shutil
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        message = "Debian's chromium and chromium-driver are not installed (make setup-test installs them as root)"
+        if os.environ.get("MASCOT_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return chromium, driver
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium on a phone-sized screen, driven by selenium (nothing downloaded)."""
+    chromium, driver = require_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    # a phone's screen (a desktop window cannot shrink below ~500 px)
+    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}})
+    web = webdriver.Chrome(service=Service(driver), options=options)
+    yield web
+    web.quit()

@@ -32,7 +32,8 @@ from .conftest import REPO, free_port
 
 STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 STAGE2 = ["director_sft", "rollouts", "group_label", "group_rm", "grpo_director"]
-STAGES = STAGE1 + STAGE2 + ["evaluate"]
+EVALUATION = ["evaluate", "report"]
+STAGES = STAGE1 + STAGE2 + EVALUATION
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
 
@@ -83,7 +84,7 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert by_dataset["empathetic_dialogues"] == ["action_guide", "the_anchor", "the_beacon", "the_catalyst"]
     assert by_dataset["qmsum"] == ["the_analyst", "the_facilitator", "the_implementer", "the_innovator"]
     assert candidates["prompt"].str.contains("<|im_start|>assistant", literal=True).all()
-    for name in STAGES:
+    for name in STAGE1 + STAGE2:
         assert (repo / "metrics" / f"{name}.json").exists()
     judgments = read_table(repo / "data/judgments.parquet", JUDGMENTS)
     assert judgments.height == candidates.height * 5 and (judgments["status"] == "ok").all()
@@ -123,6 +124,9 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert {"negative.mascot.agent.overall", "qmsum.single.collective.overall", "product.sft.auto.distinct_2",
             "empathetic_dialogues.mascot_vs_best.agent.gain"} <= ev.keys()  # fmt: skip
     assert (read_table(repo / "data/eval_judgments.parquet", JUDGMENTS)["status"] == "ok").all()
+    report = (repo / "reports/eval.md").read_text()
+    assert "## Agent-specific metrics — negative (0–100)" in report and "## Sample conversations" in report
+    assert (repo / "reports/eval.html").read_text().count("<table>") >= 10
 
 
 def test_second_repro_runs_nothing(repo):
@@ -137,7 +141,7 @@ def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     before = (repo / "data/candidates.parquet").read_bytes()
     out = run(["dvc", "repro"], repo)
     # the card is in the agents' prompts (Stage 1) and in the group's (every Stage 2 stage)
-    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2, "evaluate"], out
+    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2, *EVALUATION], out
     after = read_table(repo / "data/candidates.parquet", CANDIDATES)
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()

@@ -4,36 +4,7 @@ The screenshot is kept in build/test-artifacts/ to look at."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
-
-from .conftest import REPO
-
-ARTIFACTS = REPO / "build" / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        message = "Debian's chromium and chromium-driver are not installed (make setup-test installs them as root)"
-        if os.environ.get("MASCOT_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(arg)
-    # a phone's screen (a desktop window cannot shrink below ~500 px)
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}})
-    web = webdriver.Chrome(service=Service(driver), options=options)
-    yield web
-    web.quit()
+from .conftest import ARTIFACTS
 
 
 def test_send_a_message_and_see_the_group_reply(browser, group_server):

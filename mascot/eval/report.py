@@ -1,0 +1,207 @@
+"""The evaluation report: the paper's tables from ``metrics/eval.json``, MASCOT against the best
+baseline, and sample conversations side by side (the paper's case-study view), written as Markdown
+and as one self-contained HTML page from the same tables.
+
+Metric keys are ``{split}.{system}.{family}.{metric}`` (family: agent, collective, auto), as
+:mod:`mascot.eval.evaluate` writes them.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from mascot.chat.directive import END
+from mascot.schemas import DOMAINS
+
+AUTO = [("distinct_1", "Distinct-1"), ("distinct_2", "Distinct-2"), ("redundancy", "Redundancy ↓"),
+        ("identifiability", "Identifiability"), ("identifiability_chance", "(chance)"),
+        ("words_per_turn", "Words/turn"), ("turns_per_reply", "Turns/reply")]  # fmt: skip
+
+
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    note: str = ""
+    bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column) of each column's best value
+
+
+@dataclass
+class Case:
+    title: str
+    context: list[str]  # the situation and the conversation so far, one line each
+    replies: dict[str, list[tuple[str, str]]]  # system → [(speaker's display name, text)]
+
+
+def criteria(metrics: Mapping[str, object], family: str, split: str, systems: Sequence[str]) -> list[str]:
+    """The criteria measured for ``family`` on ``split`` by any of ``systems``, in first-seen order, overall last."""
+    seen: dict[str, None] = {}
+    for key in metrics:
+        parts = key.split(".")
+        if (len(parts) == 4 and parts[0] == split and parts[1] in systems and parts[2] == family
+                and not parts[3].endswith("_std") and parts[3] != "n"):  # fmt: skip
+            seen.setdefault(parts[3])
+    names = [c for c in seen if c != "overall"]
+    return names + (["overall"] if "overall" in seen else [])
+
+
+def score_table(metrics, family: str, split: str, systems: Sequence[str], title: str) -> Table | None:
+    names = criteria(metrics, family, split, systems)
+    if not names:
+        return None
+    rows, values = [], []
+    for system in systems:
+        cells, nums = [system], []
+        for c in names:
+            mean, std = metrics.get(f"{split}.{system}.{family}.{c}"), metrics.get(f"{split}.{system}.{family}.{c}_std")
+            nums.append(mean)
+            cells.append("–" if mean is None else f"{mean:.1f}" + ("" if std is None else f" ± {std:.1f}"))
+        if any(n is not None for n in nums):
+            rows.append(cells)
+            values.append(nums)
+    header = ["system", *[c.replace("_", " ").title() for c in names]]
+    return Table(title, header, rows, bold=_best(values, higher=[True] * len(names)))
+
+
+def auto_table(metrics, split: str, systems: Sequence[str]) -> Table | None:
+    rows, values = [], []
+    for system in systems:
+        nums = [metrics.get(f"{split}.{system}.auto.{k}") for k, _ in AUTO]
+        if all(n is None for n in nums):
+            continue
+        rows.append([system, *("–" if n is None else f"{n:.3g}" for n in nums)])
+        values.append(nums)
+    if not rows:
+        return None
+    higher = [True, True, False, True, None, None, None]  # None: no better or worse
+    return Table(f"Automatic metrics — {split}", ["system", *(h for _, h in AUTO)], rows, bold=_best(values, higher))
+
+
+def _best(values: list[list[float | None]], higher: Sequence[bool | None]) -> set[tuple[int, int]]:
+    out = set()
+    for j, direction in enumerate(higher):
+        column = [(v[j], i) for i, v in enumerate(values) if v[j] is not None]
+        if direction is None or len(column) < 2:
+            continue
+        best = max(column)[0] if direction else min(column)[0]
+        out |= {(i, j + 1) for value, i in column if value == best}
+    return out
+
+
+def versus_table(metrics, datasets: Sequence[str]) -> Table | None:
+    rows = []
+    for dataset in datasets:
+        for family in ("agent", "collective"):
+            key = f"{dataset}.mascot_vs_best.{family}"
+            if f"{key}.gain" not in metrics:
+                continue
+            low, high = metrics[f"{key}.ci_low"], metrics[f"{key}.ci_high"]
+            verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+            rows.append([dataset, family, str(metrics[f"{key}.baseline"]), f"{metrics[f'{key}.gain']:+.1f}",
+                         f"[{low:+.1f}, {high:+.1f}]", str(metrics[f"{key}.contexts"]), verdict])  # fmt: skip
+    if not rows:
+        return None
+    confidence = metrics.get("confidence", 0.95)
+    return Table(
+        "MASCOT against the best baseline (overall, 0–100)",
+        ["dataset", "metric", "best baseline", "MASCOT − baseline", f"{confidence:.0%} CI", "contexts", "verdict"],
+        rows, note="Paired by context; the interval is a bootstrap over contexts.",
+    )  # fmt: skip
+
+
+def cases(replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, str], systems: Sequence[str], n: int) -> list[Case]:
+    """The first ``n`` contexts (one per domain first), every system's first reply to each."""
+    replies = replies.filter(pl.col("speaker") != END)
+    picked = contexts.filter(pl.col("context_id").is_in(replies["context_id"].unique().to_list()))
+    picked = picked.sort("domain", "context_id").unique("domain", keep="first", maintain_order=True)
+    out = []
+    for ctx in picked.head(n).iter_rows(named=True):
+        lines = [f"Situation: {ctx['situation']}"] + (
+            [f"Emotion: {ctx['emotion']}"] if ctx.get("emotion") else []
+        ) + [f"{t['speaker']}: {t['text']}" for t in (ctx["history"] or [])[-4:]] + (
+            [f"Question: {ctx['query']}"] if ctx.get("query") else []
+        )  # fmt: skip
+        by_system = {}
+        for system in systems:
+            part = replies.filter((pl.col("system") == system) & (pl.col("context_id") == ctx["context_id"]))
+            if part.is_empty():
+                continue
+            first = part.filter(pl.col("sample_idx") == part["sample_idx"].min()).sort("turn")
+            by_system[system] = [(display.get(s, s), t) for s, t in zip(first["speaker"], first["text"])]
+        out.append(Case(f"{ctx['dataset']} · {ctx['domain']} · {ctx['context_id']}", lines, by_system))
+    return out
+
+
+def build_tables(metrics: Mapping[str, object], systems: Sequence[str], datasets: Sequence[str]) -> list[Table]:
+    tables: list[Table | None] = [versus_table(metrics, datasets)]
+    for dataset in datasets:
+        splits = [*DOMAINS[dataset], dataset]
+        for split in splits:
+            tables.append(score_table(metrics, "agent", split, systems, f"Agent-specific metrics — {split} (0–100)"))
+        for split in splits:
+            tables.append(score_table(metrics, "collective", split, systems, f"Collective metrics — {split} (0–100)"))
+        tables.append(auto_table(metrics, dataset, systems))
+    return [t for t in tables if t is not None]
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def markdown(title: str, intro: str, tables: Sequence[Table], case_list: Sequence[Case]) -> str:
+    out = [f"# {title}", "", intro, ""]
+    for t in tables:
+        out += [f"## {t.title}", "", "| " + " | ".join(t.header) + " |", "|" + "---|" * len(t.header)]
+        for i, row in enumerate(t.rows):
+            cells = [f"**{c}**" if (i, j) in t.bold else c for j, c in enumerate(row)]
+            out.append("| " + " | ".join(cells) + " |")
+        out += ([""] + [t.note] if t.note else []) + [""]
+    if case_list:
+        out += ["## Sample conversations", ""]
+    for case in case_list:
+        out += [f"### {case.title}", "", *(f"> {line}  " for line in case.context), ""]
+        for system, turns in case.replies.items():
+            out += [f"**{system}**", "", *(f"- *{who}:* {text}" for who, text in turns), ""]
+    return "\n".join(out)
+
+
+CSS = """
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem;color:#1d1d1b}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}h3{font-size:1rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}th{background:#f3f3ef}
+td.best{font-weight:700;background:#eef5ea}.note{color:#666;font-size:.85rem}
+.context{background:#f6f6f3;padding:.5rem .8rem;border-radius:.4rem;font-size:.9rem}
+.side{display:grid;grid-template-columns:repeat(auto-fill,minmax(15rem,1fr));gap:.6rem;margin:.5rem 0 1.5rem}
+.reply{border:1px solid #ddd;border-radius:.4rem;padding:.5rem .7rem;font-size:.88rem}
+.reply h4{margin:0 0 .3rem;font-size:.9rem}.reply p{margin:.2rem 0}.who{font-weight:600}
+.wrap{overflow-x:auto}
+"""
+
+
+def html_page(title: str, intro: str, tables: Sequence[Table], case_list: Sequence[Case]) -> str:
+    e = html.escape
+    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+           f"content='width=device-width, initial-scale=1'><title>{e(title)}</title><style>{CSS}</style></head><body>",
+           f"<h1>{e(title)}</h1><p>{e(intro)}</p>"]  # fmt: skip
+    for t in tables:
+        out.append(f"<h2>{e(t.title)}</h2><div class='wrap'><table><tr>{''.join(f'<th>{e(h)}</th>' for h in t.header)}</tr>")
+        for i, row in enumerate(t.rows):
+            cells = "".join(f"<td{' class=best' if (i, j) in t.bold else ''}>{e(c)}</td>" for j, c in enumerate(row))
+            out.append(f"<tr>{cells}</tr>")
+        out.append("</table></div>" + (f"<p class='note'>{e(t.note)}</p>" if t.note else ""))
+    if case_list:
+        out.append("<h2>Sample conversations</h2>")
+    for case in case_list:
+        out.append(f"<h3>{e(case.title)}</h3><div class='context'>{'<br>'.join(e(x) for x in case.context)}</div><div class='side'>")
+        for system, turns in case.replies.items():
+            body = "".join(f"<p><span class='who'>{e(who)}:</span> {e(text)}</p>" for who, text in turns)
+            out.append(f"<div class='reply'><h4>{e(system)}</h4>{body}</div>")
+        out.append("</div>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,37 @@
+"""Stage report: the evaluation as tables shaped like the paper's and sample conversations side by
+side, in reports/eval.md and the self-contained reports/eval.html."""
+
+import json
+from pathlib import Path
+
+from mascot.eval.report import build_tables, cases, html_page, markdown
+from mascot.eval.systems import reference_cards
+from mascot.personas import load_cards
+from mascot.schemas import CONTEXTS, EVAL_REPLIES, read_table
+from mascot.stage import log, run_stage
+
+
+def main(args, cfg):
+    metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+    replies = read_table(args.replies, EVAL_REPLIES)
+    contexts = read_table(args.contexts, CONTEXTS)
+    cards = load_cards(cfg.personas.dir)
+    display = {n: cards.get(n).display_name for n in cards} | {c.name: c.display_name for c in reference_cards().values()}
+    systems = cfg.evaluate.systems
+    intro = (
+        f"{len(systems)} systems on {metrics.get('contexts', '?')} held-out '{cfg.evaluate.split}' contexts "
+        f"({metrics.get('replies', '?')} replies), judged by {', '.join(j.name for j in cfg.evaluate.judges)}. "
+        "Scores are judge scores mapped from 1–5 to 0–100, mean ± std over agent turns (agent-specific) or replies "
+        "(collective); the best value of each column is marked. Compare commits with `dvc metrics diff`."
+    )
+    tables = build_tables(metrics, systems, cfg.ingest.datasets)
+    case_list = cases(replies, contexts, display, systems, cfg.report.cases)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.md").write_text(markdown("MASCOT evaluation", intro, tables, case_list) + "\n", encoding="utf-8")
+    (out / "eval.html").write_text(html_page("MASCOT evaluation", intro, tables, case_list), encoding="utf-8")
+    log.info("%d tables and %d sample conversations → %s", len(tables), len(case_list), out)
+
+
+if __name__ == "__main__":
+    run_stage("report", main, "metrics", "replies", "contexts", "out")

@@ -1,0 +1,77 @@
+"""The evaluation report: tables from metrics keys, the best value marked, sample conversations,
+and the HTML page rendered by headless Chromium to an image kept in build/test-artifacts/."""
+
+from __future__ import annotations
+
+import subprocess
+
+import polars as pl
+
+from mascot.eval.report import build_tables, cases, html_page, markdown
+
+from .conftest import ARTIFACTS, require_chromium
+
+SYSTEMS = ["mascot", "sft", "single"]
+METRICS = {
+    "negative.mascot.agent.emotion": 70.0, "negative.mascot.agent.emotion_std": 5.0, "negative.mascot.agent.overall": 71.5,
+    "negative.sft.agent.emotion": 60.25, "negative.sft.agent.emotion_std": 4.0, "negative.sft.agent.overall": 61.0,
+    "negative.mascot.agent.n": 6, "negative.sft.agent.n": 6,
+    "negative.mascot.collective.fidelity": 50.0, "negative.sft.collective.fidelity": 55.0,
+    "empathetic_dialogues.mascot.auto.distinct_1": 0.5, "empathetic_dialogues.sft.auto.distinct_1": 0.4,
+    "empathetic_dialogues.mascot.auto.redundancy": 0.2, "empathetic_dialogues.sft.auto.redundancy": 0.3,
+    "empathetic_dialogues.mascot_vs_best.agent.baseline": "sft", "empathetic_dialogues.mascot_vs_best.agent.gain": 10.5,
+    "empathetic_dialogues.mascot_vs_best.agent.ci_low": 2.0, "empathetic_dialogues.mascot_vs_best.agent.ci_high": 19.0,
+    "empathetic_dialogues.mascot_vs_best.agent.contexts": 6, "confidence": 0.95,
+}  # fmt: skip
+
+
+def test_tables_shaped_like_the_papers():
+    tables = {t.title: t for t in build_tables(METRICS, SYSTEMS, ["empathetic_dialogues"])}
+    assert "Agent-specific metrics — empathetic_dialogues (0–100)" not in tables  # no system measured it
+    agent = tables["Agent-specific metrics — negative (0–100)"]
+    assert agent.header == ["system", "Emotion", "Overall"]
+    assert agent.rows == [["mascot", "70.0 ± 5.0", "71.5"], ["sft", "60.2 ± 4.0", "61.0"]]  # single: not measured
+    assert agent.bold == {(0, 1), (0, 2)}  # MASCOT best in both columns
+    assert tables["Collective metrics — negative (0–100)"].bold == {(1, 1)}
+    auto = tables["Automatic metrics — empathetic_dialogues"]
+    assert (0, 1) in auto.bold and (0, 3) in auto.bold  # more distinct words, less redundancy: lower wins there
+    versus = tables["MASCOT against the best baseline (overall, 0–100)"]
+    assert versus.rows == [["empathetic_dialogues", "agent", "sft", "+10.5", "[+2.0, +19.0]", "6", "better"]]
+
+
+def replies_and_contexts():
+    contexts = pl.DataFrame([
+        {"context_id": "c1", "dataset": "empathetic_dialogues", "split": "valid", "domain": "negative", "emotion": "sad",
+         "situation": "My dog died.", "query": None, "history": [{"speaker": "user", "text": "My dog died <today>."}]},
+    ])  # fmt: skip
+    rows = []
+    for system, turns in {"mascot": [("the_anchor", "I'm so sorry."), ("the_beacon", "He had a good life.")],
+                          "single": [("reference_listener", "That is sad.")]}.items():  # fmt: skip
+        for i, (speaker, text) in enumerate(turns):
+            rows.append({"system": system, "block_id": f"{system}|c1|group|0", "context_id": "c1", "sample_idx": 0,
+                         "turn": i, "speaker": speaker, "text": text})  # fmt: skip
+    return pl.DataFrame(rows), contexts
+
+
+def test_sample_conversations_side_by_side_render_to_an_image(tmp_path):
+    replies, contexts = replies_and_contexts()
+    display = {"the_anchor": "The Anchor", "the_beacon": "The Beacon", "reference_listener": "the listener"}
+    case_list = cases(replies, contexts, display, SYSTEMS, 3)
+    assert len(case_list) == 1 and case_list[0].replies == {
+        "mascot": [("The Anchor", "I'm so sorry."), ("The Beacon", "He had a good life.")],
+        "single": [("the listener", "That is sad.")],
+    }
+    tables = build_tables(METRICS, SYSTEMS, ["empathetic_dialogues"])
+    md = markdown("MASCOT evaluation", "intro", tables, case_list)
+    assert "| mascot | **70.0 ± 5.0** | **71.5** |" in md and "- *The Beacon:* He had a good life." in md
+    page = html_page("MASCOT evaluation", "intro", tables, case_list)
+    assert "My dog died &lt;today&gt;." in page  # text is escaped, never markup
+    chromium, _ = require_chromium()
+    path = tmp_path / "eval.html"
+    path.write_text(page, encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,1400",
+                    f"--screenshot={shot}", path.as_uri()], check=True, capture_output=True, timeout=120)  # fmt: skip
+    assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
