@@ -13,7 +13,7 @@ from mascot.eval.evaluate import (
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.grpo_agents import Agents
 from mascot.judge.rubric import load_rubric
-from mascot.label import judge_all
+from mascot.label import agreement, judge_all
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
@@ -40,6 +40,7 @@ def main(args, cfg):
         progress=lambda system, done, total: log.info("%s: %d/%d replies", system, done, total),
     )  # fmt: skip
     replies = write_table(replies, args.replies, EVAL_REPLIES)
+    reasoning_rates = engines.reasoning_format_rates()  # counted in this run (a resumed chunk is not counted)
     engines.release()  # the judge loads its own model; the generators' memory goes first
 
     items = agent_items(replies, held, engines, rubrics) + group_items(replies, held, engines, systems, group_rubric)
@@ -52,10 +53,22 @@ def main(args, cfg):
     metrics |= score_metrics(per_turn, "agent") | score_metrics(per_reply, "collective")
     for scores, family in ((per_turn, "agent"), (per_reply, "collective")):
         metrics |= versus_best_baseline(scores, family, ev.bootstrap_resamples, ev.confidence, ev.seed)
+    write_bars(Path(args.plots), {"agent": per_turn, "collective": per_reply})
     metrics |= automatic_metrics(replies, held, load_embedder(ev.embedder))
+    metrics |= {f"{name}.reasoning_format_rate": rate for name, rate in reasoning_rates.items()}
+    metrics |= agreement(judgments)
     metrics |= {"contexts": held.height, "replies": replies["block_id"].n_unique(), "confidence": ev.confidence}
     write_metrics(args.metrics, metrics)
 
+def write_bars(folder: Path, scores: dict[str, pl.DataFrame]) -> None:
+    """Per family and dataset, each system's mean overall: what `dvc plots show` draws as bars."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for family, table in scores.items():
+        for (dataset,), part in table.group_by("dataset"):
+            bars = part.group_by("system").agg(pl.col("overall").mean().round(2)).sort("system")
+            bars.write_csv(folder / f"{family}_{dataset}.csv")
+
+
 if __name__ == "__main__":
     run_stage("evaluate", main, "base", "sft", "agents", "director", "contexts", "replies", "judgments", "metrics",
-              "resume", "cache")  # fmt: skip
+              "plots", "resume", "cache")  # fmt: skip

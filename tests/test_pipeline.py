@@ -127,6 +127,8 @@ def test_repro_tiny_profile_end_to_end(repo):
     report = (repo / "reports/eval.md").read_text()
     assert "## Agent-specific metrics — negative (0–100)" in report and "## Sample conversations" in report
     assert (repo / "reports/eval.html").read_text().count("<table>") >= 10
+    bars = pl.read_csv(repo / "plots/eval/agent_empathetic_dialogues.csv")
+    assert sorted(bars["system"]) == sorted(per_system) and bars["overall"].is_between(0, 100).all()
 
 
 def test_second_repro_runs_nothing(repo):
