@@ -524,6 +524,13 @@ class EvaluateConfig(Section):
     judges: list[JudgeConfig] = F(
         [JudgeConfig()], "Judges of every agent turn (label.rubrics, per dataset) and every reply (group_label.rubric)."
     )
+    pairwise_rubric: str = F(
+        "configs/rubrics/pairwise.yaml",
+        "Rubric of the pairwise comparisons: MASCOT's reply against each other system's, judged in both orders.",
+    )
+    tie_margin: float = F(
+        0.25, "Pairwise: a preference (−2…2, both orders averaged) within ±this is a tie.", ge=0, le=2
+    )
     self_consistency_samples: int = F(5, "self_consistency: samples per agent turn, the medoid kept.", ge=2)
     reasoning_tokens: int = F(
         96, "*_cot systems: tokens added to conversation.agent_max_new_tokens for the hidden reasoning.", ge=8

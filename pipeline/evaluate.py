@@ -8,7 +8,8 @@ import polars as pl
 from mascot.data.sampling import sample_contexts
 from mascot.embeddings import load_embedder
 from mascot.eval.evaluate import (
-    agent_items, automatic_metrics, generate_replies, group_items, judged_scores, score_metrics, versus_best_baseline,
+    agent_items, automatic_metrics, generate_replies, group_items, judged_scores, pair_items, pairwise_metrics,
+    score_metrics, versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.grpo_agents import Agents
@@ -29,7 +30,7 @@ def main(args, cfg):
         raise ValueError(f"evaluate.split: no '{ev.split}' contexts in {args.contexts}; add it to ingest.splits")
     # every rubric is read before hours of generation, so a bad one fails now
     rubrics = {ds: load_rubric(cfg.label.rubrics[ds]) for ds in cfg.ingest.datasets}
-    group_rubric = load_rubric(cfg.group_label.rubric)
+    group_rubric, pairwise_rubric = load_rubric(cfg.group_label.rubric), load_rubric(ev.pairwise_rubric)
     systems = [SYSTEMS.get(name, where="evaluate.systems") for name in ev.systems]
     engines = EvalEngines(args.base, args.sft, Agents.load(args.agents), args.director, load_cards(cfg.personas.dir), cfg)
     sources = (args.base, args.sft, args.agents, args.director, cfg.prompts_dir, cfg.personas.dir)
@@ -44,6 +45,8 @@ def main(args, cfg):
     engines.release()  # the judge loads its own model; the generators' memory goes first
 
     items = agent_items(replies, held, engines, rubrics) + group_items(replies, held, engines, systems, group_rubric)
+    if "mascot" in ev.systems:
+        items += pair_items(replies, held, engines, pairwise_rubric)
     store = RecordStore(Path(args.cache))
     log.info("%d turns and replies × criteria to judge; %d judgments cached in %s", len(items), store.loaded, args.cache)
     judgments, metrics = judge_all(ev.judges, items, Prompts(cfg.prompts_dir), store, args.base, cfg.model, "items")
@@ -56,6 +59,7 @@ def main(args, cfg):
     write_bars(Path(args.plots), {"agent": per_turn, "collective": per_reply})
     metrics |= automatic_metrics(replies, held, load_embedder(ev.embedder))
     metrics |= {f"{name}.reasoning_format_rate": rate for name, rate in reasoning_rates.items()}
+    metrics |= pairwise_metrics(judgments, held, ev.tie_margin)
     metrics |= agreement(judgments)
     metrics |= {"contexts": held.height, "replies": replies["block_id"].n_unique(), "confidence": ev.confidence}
     write_metrics(args.metrics, metrics)

@@ -11,7 +11,8 @@ from mascot.chat.directive import END
 from mascot.config import JudgeConfig, load_config
 from mascot.embeddings import load_embedder
 from mascot.eval.evaluate import (
-    agent_items, automatic_metrics, generate_replies, group_items, judged_scores, score_metrics, versus_best_baseline,
+    agent_items, automatic_metrics, generate_replies, group_items, judged_scores, pair_items, pairwise_metrics,
+    score_metrics, versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.grpo_agents import Agents
@@ -139,6 +140,13 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
     first_text = agent_turns.filter(pl.col("block_id") == second.candidate_id.rsplit("|", 1)[0]).sort("turn")["text"][0]
     assert second.context["history"][-1]["text"] == first_text and len(second.context["history"]) == 2
     items += group_items(replies, contexts(), engines, systems, load_rubric(REPO / cfg.group_label.rubric))
+    pairs = pair_items(replies, contexts(), engines, load_rubric(REPO / cfg.evaluate.pairwise_rubric))
+    assert len(pairs) == (len(systems) - 1) * 3 * 2 * 2  # every other system × contexts × samples × both orders
+    ab = next(p for p in pairs if p.candidate_id == "pair|sft|ed1|0|AB")
+    ba = next(p for p in pairs if p.candidate_id == "pair|sft|ed1|0|BA")
+    assert ab.pair == ba.pair[::-1] and ab.pair[0][0]["speaker"] in {"The Anchor", "The Catalyst", "The Beacon", "Action Guide"}
+    assert ab.user_template == "judge_pair_user.jinja"
+    items += pairs
     judge = JudgeConfig(min_digit_mass=0.0, batch_size=16)  # a random model spreads its mass thin
     judgments, _ = judge_all([judge], items, Prompts(cfg.prompts_dir), RecordStore(tmp_path / "judge.jsonl"),
                              str(tiny_group / "models/base"), cfg.model)  # fmt: skip
@@ -157,8 +165,32 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
     best = versus["empathetic_dialogues.mascot_vs_best.agent.baseline"]
     assert best not in ("mascot", "mascot_p", "mascot_c") and versus["empathetic_dialogues.mascot_vs_best.agent.contexts"] == 2
     assert versus["empathetic_dialogues.mascot_vs_best.agent.ci_low"] <= versus["empathetic_dialogues.mascot_vs_best.agent.gain"]
+    pairwise = pairwise_metrics(judgments, contexts(), 0.25)
+    key = "empathetic_dialogues.mascot_vs.sft"
+    assert pairwise[f"{key}.pairs"] == 4 and pairwise[f"{key}.win"] + pairwise[f"{key}.tie"] + pairwise[f"{key}.loss"] == 1
     auto = automatic_metrics(replies, contexts(), load_embedder())
     assert 0 < auto["empathetic_dialogues.mascot.auto.distinct_1"] <= 1
     assert auto["empathetic_dialogues.single.auto.turns_per_reply"] == 1.0
     assert "empathetic_dialogues.single.auto.redundancy" not in auto  # one turn: nothing to echo
     assert auto["empathetic_dialogues.sft.auto.identifiability_chance"] == pytest.approx(1 / 3, abs=1e-4)  # 3 speakers in order
+
+
+def test_pairwise_preference_cancels_the_judges_position_bias():
+    """Scores are 1 (A clearly better) … 5 (B clearly better); MASCOT is A in AB and B in BA."""
+    ctx = contexts()
+    rows = [  # (opponent, context, AB score, BA score)
+        ("sft", "ed1", 2.0, 4.0),  # MASCOT preferred in both orders: preference +1 → win
+        ("sft", "ed2", 4.0, 4.0),  # the judge just prefers B: preference 0 → tie, bias +1
+        ("sft", "qm1", 3.5, 2.0),  # the opponent preferred: preference (−0.5 − 1) / 2 = −0.75 → loss
+        ("single", "ed1", 3.0, 3.4),  # preference +0.2 → within the 0.25 tie margin
+    ]
+    judgments = pl.DataFrame([
+        {"candidate_id": f"pair|{o}|{c}|0|{order}", "criterion": "preference", "score": score, "status": "ok"}
+        for o, c, ab, ba in rows for order, score in (("AB", ab), ("BA", ba))
+    ])  # fmt: skip
+    m = pairwise_metrics(judgments, ctx, tie_margin=0.25)
+    assert (m["empathetic_dialogues.mascot_vs.sft.win"], m["empathetic_dialogues.mascot_vs.sft.tie"]) == (0.5, 0.5)
+    assert m["qmsum.mascot_vs.sft.loss"] == 1.0 and m["empathetic_dialogues.mascot_vs.single.tie"] == 1.0
+    # bias per pair: ((AB − 3) + (BA − 3)) / 2 → ed: 0, 1, 0.2 → mean 0.4; qm: (0.5 − 1) / 2 = −0.25
+    assert m["empathetic_dialogues.pairwise.position_bias"] == pytest.approx(0.4)
+    assert m["qmsum.pairwise.position_bias"] == pytest.approx(-0.25)

@@ -22,6 +22,9 @@ METRICS = {
     "empathetic_dialogues.mascot_vs_best.agent.baseline": "sft", "empathetic_dialogues.mascot_vs_best.agent.gain": 10.5,
     "empathetic_dialogues.mascot_vs_best.agent.ci_low": 2.0, "empathetic_dialogues.mascot_vs_best.agent.ci_high": 19.0,
     "empathetic_dialogues.mascot_vs_best.agent.contexts": 6, "confidence": 0.95,
+    "empathetic_dialogues.mascot_vs.sft.win": 0.5, "empathetic_dialogues.mascot_vs.sft.tie": 0.25,
+    "empathetic_dialogues.mascot_vs.sft.loss": 0.25, "empathetic_dialogues.mascot_vs.sft.pairs": 4,
+    "empathetic_dialogues.pairwise.position_bias": 0.4,
 }  # fmt: skip
 
 
@@ -35,6 +38,8 @@ def test_tables_shaped_like_the_papers():
     assert tables["Collective metrics — negative (0–100)"].bold == {(1, 1)}
     auto = tables["Automatic metrics — empathetic_dialogues"]
     assert (0, 1) in auto.bold and (0, 3) in auto.bold  # more distinct words, less redundancy: lower wins there
+    pairwise = tables["MASCOT against each system, pairwise (judge, both orders)"]
+    assert pairwise.rows == [["empathetic_dialogues", "sft", "50%", "25%", "25%", "4"]] and "+0.40" in pairwise.note
     versus = tables["MASCOT against the best baseline (overall, 0–100)"]
     assert versus.rows == [["empathetic_dialogues", "agent", "sft", "+10.5", "[+2.0, +19.0]", "6", "better"]]
 

@@ -84,6 +84,63 @@ def group_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngi
     return items
 
 
+def pair_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngines, rubric: Rubric,
+               against: str = "mascot") -> list[JudgeItem]:  # fmt: skip
+    """``against``'s reply next to every other system's reply to the same (context, sample), once in
+    each order: ids ``pair|{other}|{context}|{sample}|AB`` (``against`` is A) and ``…|BA``."""
+    by_id = {c["context_id"]: c for c in contexts.iter_rows(named=True)}
+    turns = replies.filter(pl.col("speaker") != END).sort("turn")
+    blocks = {
+        (system, ctx, sample): tuple({"speaker": engines.cards.get(s).display_name, "text": t}
+                                     for s, t in zip(g["speaker"], g["text"]))
+        for (system, ctx, sample), g in turns.group_by("system", "context_id", "sample_idx", maintain_order=True)
+    }  # fmt: skip
+    items = []
+    for (system, ctx, sample), other in sorted(blocks.items()):
+        mine = blocks.get((against, ctx, sample))
+        if system == against or mine is None:
+            continue
+        context = by_id[ctx]
+        group = tuple(engines.cards.get(p) for p in engines.cfg.groups()[context["dataset"]])
+        for order, pair in (("AB", (mine, other)), ("BA", (other, mine))):
+            items.append(JudgeItem(f"pair|{system}|{ctx}|{sample}|{order}", context, None, "", rubric,
+                                   personas=group, pair=pair))  # fmt: skip
+    return items
+
+
+def pairwise_metrics(judgments: pl.DataFrame, contexts: pl.DataFrame, tie_margin: float, against: str = "mascot") -> dict:
+    """Per dataset and opponent: ``against``'s win / tie / loss rates over (context, sample) pairs.
+
+    A pair's preference for ``against`` is the mean over both orders of how far the judge leaned
+    its way from the middle score 3 (A's side in AB, B's side in BA), from −2 to 2; above
+    ``tie_margin`` is a win, below −``tie_margin`` a loss. The judge's position bias (how far it
+    leans to reply B whatever it holds, averaged over all pairs) is reported too: it cancels in the
+    preference because every pair is seen both ways.
+    """
+    pairs = judgments.filter(pl.col("candidate_id").str.starts_with("pair|") & (pl.col("status") == "ok"))
+    if pairs.is_empty():
+        return {}
+    parts = pairs.group_by("candidate_id").agg(pl.col("score").mean()).with_columns(
+        pl.col("candidate_id").str.split("|").alias("p")
+    ).with_columns(
+        other=pl.col("p").list.get(1), context_id=pl.col("p").list.get(2), sample=pl.col("p").list.get(3),
+        order=pl.col("p").list.get(4),
+    )  # fmt: skip
+    wide = parts.pivot(on="order", index=["other", "context_id", "sample"], values="score").drop_nulls(["AB", "BA"])
+    wide = wide.join(contexts.select("context_id", "dataset"), on="context_id").with_columns(
+        preference=((3 - pl.col("AB")) + (pl.col("BA") - 3)) / 2, bias=((pl.col("AB") - 3) + (pl.col("BA") - 3)) / 2
+    )
+    out: dict = {}
+    for (dataset, other), g in wide.sort("dataset", "other").group_by("dataset", "other", maintain_order=True):
+        key = f"{dataset}.{against}_vs.{other}"
+        win, loss = (g["preference"] > tie_margin).mean(), (g["preference"] < -tie_margin).mean()
+        out |= {f"{key}.win": round(win, 4), f"{key}.tie": round(1 - win - loss, 4), f"{key}.loss": round(loss, 4),
+                f"{key}.pairs": g.height}  # fmt: skip
+    for (dataset,), g in wide.group_by("dataset"):
+        out[f"{dataset}.pairwise.position_bias"] = round(float(g["bias"].mean()), 4)
+    return out
+
+
 # ------------------------------------------------------------------ scores per system and split
 
 

@@ -114,6 +114,24 @@ def versus_table(metrics, datasets: Sequence[str]) -> Table | None:
     )  # fmt: skip
 
 
+def pairwise_table(metrics, datasets: Sequence[str], systems: Sequence[str]) -> Table | None:
+    rows = []
+    for dataset in datasets:
+        for system in systems:
+            key = f"{dataset}.mascot_vs.{system}"
+            if f"{key}.win" in metrics:
+                rows.append([dataset, system, *(f"{metrics[f'{key}.{k}']:.0%}" for k in ("win", "tie", "loss")),
+                             str(metrics[f"{key}.pairs"])])  # fmt: skip
+    if not rows:
+        return None
+    bias = ", ".join(f"{d} {metrics[f'{d}.pairwise.position_bias']:+.2f}" for d in datasets if f"{d}.pairwise.position_bias" in metrics)
+    return Table(
+        "MASCOT against each system, pairwise (judge, both orders)", ["dataset", "opponent", "win", "tie", "loss", "pairs"],
+        rows, note=f"Each pair is judged with MASCOT's reply first and second; the judge's lean to the second position "
+        f"(−2…2: {bias}) cancels in the result.",
+    )  # fmt: skip
+
+
 def cases(replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, str], systems: Sequence[str], n: int) -> list[Case]:
     """The first ``n`` contexts (one per domain first), every system's first reply to each."""
     replies = replies.filter(pl.col("speaker") != END)
@@ -138,7 +156,7 @@ def cases(replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, s
 
 
 def build_tables(metrics: Mapping[str, object], systems: Sequence[str], datasets: Sequence[str]) -> list[Table]:
-    tables: list[Table | None] = [versus_table(metrics, datasets)]
+    tables: list[Table | None] = [versus_table(metrics, datasets), pairwise_table(metrics, datasets, systems)]
     for dataset in datasets:
         splits = [*DOMAINS[dataset], dataset]
         for split in splits:

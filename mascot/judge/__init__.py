@@ -36,9 +36,12 @@ class JudgeItem:
     rubric: Rubric
     turns: tuple[Mapping[str, str], ...] = ()  # a block: ({"speaker": display name, "text": ...}, ...)
     personas: tuple[Persona, ...] = ()  # a block: the group
+    pair: tuple[tuple[Mapping[str, str], ...], ...] = ()  # a comparison: the turns of reply A and of reply B
 
     @property
     def user_template(self) -> str:
+        if self.pair:
+            return "judge_pair_user.jinja"
         return "judge_group_user.jinja" if self.turns else "judge_user.jinja"
 
 
@@ -92,6 +95,7 @@ def judge_messages(prompts: Prompts, item: JudgeItem, criterion: Criterion, scor
         "response": item.response,
         "turns": item.turns,
         "personas": item.personas,
+        "pair": item.pair,
         "rubric": item.rubric,
         "criterion": criterion,
         "scoring": scoring,
