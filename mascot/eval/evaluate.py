@@ -89,12 +89,9 @@ def pair_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngin
     """``against``'s reply next to every other system's reply to the same (context, sample), once in
     each order: ids ``pair|{other}|{context}|{sample}|AB`` (``against`` is A) and ``…|BA``."""
     by_id = {c["context_id"]: c for c in contexts.iter_rows(named=True)}
-    turns = replies.filter(pl.col("speaker") != END).sort("turn")
-    blocks = {
-        (system, ctx, sample): tuple({"speaker": engines.cards.get(s).display_name, "text": t}
-                                     for s, t in zip(g["speaker"], g["text"]))
-        for (system, ctx, sample), g in turns.group_by("system", "context_id", "sample_idx", maintain_order=True)
-    }  # fmt: skip
+    ids = replies.select(candidate_id="block_id", system="system", context_id="context_id", sample="sample_idx").unique()
+    transcripts = block_transcripts(replies, engines.cards).join(ids, on=["candidate_id", "context_id"])
+    blocks = {(r["system"], r["context_id"], r["sample"]): tuple(r["turns"]) for r in transcripts.iter_rows(named=True)}
     items = []
     for (system, ctx, sample), other in sorted(blocks.items()):
         mine = blocks.get((against, ctx, sample))

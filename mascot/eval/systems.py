@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from mascot.chat.engine import GroupEngine, Order
@@ -35,6 +34,7 @@ from mascot.eval.backends import HiddenReasoning, SelfConsistency
 from mascot.personas import Persona
 from mascot.prompts import SFT_SPEAKER, Prompts
 from mascot.registry import Registry
+from mascot.trained_group import DIRECTOR, policy_backend
 
 PERSONA_TEMPLATES = ("persona_system.jinja", "group_turn_user.jinja")
 NAME_ONLY_TEMPLATES = ("companion_system.jinja", "group_turn_user.jinja")
@@ -93,8 +93,6 @@ class EvalEngines:
     """The engines of every system over at most two in-process backends: the base model alone, and
     π_SFT with the agents' and the director's adapters (loaded once, shared by the systems)."""
 
-    DIRECTOR = "director"
-
     def __init__(self, base_dir, sft_dir, agents, director_dir, cards: Registry[Persona], cfg, device: str | None = None):
         self.base_dir, self.sft_dir, self.agents, self.director_dir = base_dir, sft_dir, agents, director_dir
         self.cfg, self.device = cfg, device or cfg.model.device
@@ -109,16 +107,17 @@ class EvalEngines:
         self.wrappers: dict[str, HiddenReasoning] = {}  # per reasoning system, for its format rate
 
     def backend(self, weights: str):
-        from mascot.llm import get_backend
-
         if weights not in self._backends:
-            transformers = get_backend("transformers")
-            kw = {"dtype": self.cfg.model.dtype, "device": self.device, "batch_size": self.cfg.rollouts.chunk_size}
             if weights == "base":
-                self._backends[weights] = transformers(self.base_dir, **kw)
+                from mascot.llm import get_backend
+
+                self._backends[weights] = get_backend("transformers")(
+                    self.base_dir, dtype=self.cfg.model.dtype, device=self.device, batch_size=self.cfg.rollouts.chunk_size
+                )  # fmt: skip
             else:
-                adapters = self.agents.paths() | {self.DIRECTOR: Path(self.director_dir)}
-                self._backends[weights] = transformers(self.base_dir, adapters=adapters, merge=self.sft_dir, **kw)
+                self._backends[weights] = policy_backend(
+                    self.base_dir, self.sft_dir, self.agents, self.cfg, {DIRECTOR: self.director_dir}, self.device
+                )  # fmt: skip
         return self._backends[weights]
 
     def release(self) -> None:
@@ -150,7 +149,7 @@ class EvalEngines:
             backend = SelfConsistency(backend, ev.self_consistency_samples, load_embedder(ev.embedder))
         return GroupEngine(
             backend, self.cards, self.prompts, settings, agent_adapters=agent_adapters,
-            director_adapter=self.DIRECTOR if system.order == "director" else None, order=system.order,
+            director_adapter=DIRECTOR if system.order == "director" else None, order=system.order,
             agent_templates=system.agent_templates, agent_vars={"with_examples": system.examples},
         )  # fmt: skip
 
