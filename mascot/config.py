@@ -511,7 +511,7 @@ class EvaluateConfig(Section):
 
     systems: list[str] = F(
         ["mascot", "mascot_p", "mascot_c", "sft", "zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot",
-         "self_consistency", "single"],
+         "self_consistency", "multiagent_esc", "single"],
         "Systems compared, by name (mascot/eval/systems.py documents each).",
     )
     split: Literal["train", "valid", "test"] = F(
@@ -534,6 +534,13 @@ class EvaluateConfig(Section):
         0.25, "Pairwise: a preference (−2…2, both orders averaged) within ±this is a tie.", ge=0, le=2
     )
     self_consistency_samples: int = F(5, "self_consistency: samples per agent turn, the medoid kept.", ge=2)
+    multiagent_esc_strategies: int = F(
+        2, "multiagent_esc: strategies kept after deliberation, one response written for each.", ge=1, le=8
+    )
+    multiagent_esc_agents: int = F(3, "multiagent_esc: deliberating agents, and voting agents, per turn.", ge=1)
+    multiagent_esc_analysis_tokens: int = F(
+        48, "multiagent_esc: new tokens of each analysis (emotion, cause, intention) and deliberation.", ge=8
+    )
     reasoning_tokens: int = F(
         96, "*_cot systems: tokens added to conversation.agent_max_new_tokens for the hidden reasoning.", ge=8
     )

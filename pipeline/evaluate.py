@@ -41,7 +41,7 @@ def main(args, cfg):
         progress=lambda system, done, total: log.info("%s: %d/%d replies", system, done, total),
     )  # fmt: skip
     replies = write_table(replies, args.replies, EVAL_REPLIES)
-    reasoning_rates = engines.reasoning_format_rates()  # counted in this run (a resumed chunk is not counted)
+    format_rates = engines.format_rates()  # counted in this run (a resumed chunk is not counted)
     engines.release()  # the judge loads its own model; the generators' memory goes first
 
     items = agent_items(replies, held, engines, rubrics) + group_items(replies, held, engines, systems, group_rubric)
@@ -58,7 +58,7 @@ def main(args, cfg):
         metrics |= versus_best_baseline(scores, family, ev.bootstrap_resamples, ev.confidence, ev.seed)
     write_bars(Path(args.plots), {"agent": per_turn, "collective": per_reply})
     metrics |= automatic_metrics(replies, held, load_embedder(ev.embedder))
-    metrics |= {f"{name}.reasoning_format_rate": rate for name, rate in reasoning_rates.items()}
+    metrics |= format_rates
     metrics |= pairwise_metrics(judgments, held, ev.tie_margin)
     metrics |= agreement(judgments)
     metrics |= {"contexts": held.height, "replies": replies["block_id"].n_unique(), "confidence": ev.confidence}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mascot.eval.backends import HiddenReasoning, SelfConsistency, visible_reply
+from mascot.eval.backends import HiddenReasoning, MultiAgentESC, SelfConsistency, visible_reply
 from mascot.eval.metrics import distinct_n, identifiability, length_stats, tokens
 from mascot.llm import Generation, SamplingParams
 
@@ -109,3 +109,43 @@ def test_self_consistency_keeps_the_sample_the_others_agree_with():
     assert out[0].text == "steady"  # between the other two: the closest to both on average
     prompts, _, seeds = inner.calls[0]
     assert len(prompts) == 3 and len(set(seeds)) == 3  # three samples, each with its own seed
+
+
+ESC_SCRIPT = [
+    "Sad, strongly.", "Their dog died.", "They want comfort.",  # the three analysis agents
+    "Reflection of feelings, then a question.", "I would ask a question.", "Hmm.",  # three deliberators
+    "Do you want to talk about it?", "That sounds so painful.",  # one draft per kept strategy
+    "2", "Reply 2, clearly.", "the first one",  # three voters (the last gives no number)
+]  # fmt: skip
+
+
+def test_multiagent_esc_deliberates_votes_and_reflects():
+    inner = Scripted([*ESC_SCRIPT, "That sounds so painful. I am here."])
+    esc = MultiAgentESC(inner, strategies=2, agents=3, analysis_tokens=16)
+    persona = [{"role": "system", "content": "You are The Anchor."}, {"role": "user", "content": "User: My dog died."}]
+    out = esc.generate([persona], SamplingParams(max_new_tokens=40, temperature=0.7), [5])
+    assert [g.text for g in out] == ["That sounds so painful. I am here."]  # the reflection on the winner
+
+    analyses, deliberation, drafts, votes, reflection = inner.calls[0:3], inner.calls[3], inner.calls[4], inner.calls[5], inner.calls[6]
+    assert all(c[1].max_new_tokens == 16 and "My dog died." in c[0][0][-1]["content"] for c in analyses)
+    assert len(deliberation[0]) == 3 and len(set(deliberation[2])) == 3  # three deliberators, own seeds
+    assert "Cause: Their dog died." in deliberation[0][0][-1]["content"]
+    # Question named twice, Reflection once: both kept, most named first; the persona writes each
+    assert [m[0]["content"] for m in drafts[0]] == ["You are The Anchor."] * 2
+    assert drafts[0][0][-1]["content"].endswith("strategy: Question.")
+    assert drafts[0][1][-1]["content"].endswith("strategy: Reflection of Feelings.")
+    assert drafts[1].max_new_tokens == 40
+    assert "1. Do you want to talk about it?\n2. That sounds so painful." in votes[0][0][-1]["content"]
+    assert "Your draft reply: That sounds so painful." in reflection[0][0][-1]["content"]  # two votes for reply 2
+    assert esc.format_rates() == {"strategy_format_rate": round(2 / 3, 4), "vote_format_rate": round(2 / 3, 4)}
+
+
+def test_multiagent_esc_keeps_the_winner_when_reflection_is_empty_and_fills_missing_strategies():
+    script = [*ESC_SCRIPT[:3], "no idea", "none", "?", "Draft one.", "Draft two.", "x", "y", "z", "  "]
+    esc = MultiAgentESC(Scripted(script), strategies=2, agents=3, analysis_tokens=16)
+    out = esc.generate([[{"role": "user", "content": "hi"}]], SamplingParams(), [1])
+    # nobody named a strategy or voted: the list's first two strategies, and the first draft
+    assert out[0].text == "Draft one."
+    assert esc.format_rates() == {"strategy_format_rate": 0.0, "vote_format_rate": 0.0}
+    with pytest.raises(ValueError, match="strategies must be 1..8"):
+        MultiAgentESC(Scripted([]), strategies=9, agents=1, analysis_tokens=8)

@@ -46,7 +46,8 @@ def contexts() -> pl.DataFrame:
 def run(tiny_group, tmp_path_factory):
     cfg = load_config(
         tiny_group / "params.yaml",
-        {"conversation.max_turns": 3, "evaluate.self_consistency_samples": 2, "evaluate.reasoning_tokens": 8},
+        {"conversation.max_turns": 3, "evaluate.self_consistency_samples": 2, "evaluate.reasoning_tokens": 8,
+         "evaluate.multiagent_esc_agents": 2, "evaluate.multiagent_esc_analysis_tokens": 8},
     )
     models = tiny_group / "models"
     engines = EvalEngines(models / "base", models / "sft", Agents.load(models / "agents"), models / "director",
@@ -67,8 +68,8 @@ def test_every_system_answers_every_context_and_sample(run):
     blocks = replies.group_by("system").agg(pl.col("block_id").n_unique()).sort("system")
     assert dict(blocks.iter_rows()) == {s.name: 3 * 2 for s in systems}
     assert set(replies["system"]) == {"mascot", "mascot_p", "mascot_c", "sft", "zero_shot", "zero_shot_cot", "few_shot",
-                                      "few_shot_cot", "self_consistency", "single"}  # fmt: skip
-    fixed = ("sft", "zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot", "self_consistency")
+                                      "few_shot_cot", "self_consistency", "multiagent_esc", "single"}  # fmt: skip
+    fixed = ("sft", "zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot", "self_consistency", "multiagent_esc")
     for system in fixed:  # the group's order, up to max_turns companions
         for block, who in speakers(replies, system).items():
             group = QM if "qm1" in block else ED
@@ -108,8 +109,11 @@ def test_systems_differ_where_they_should(run):
     few = engines.engine(SYSTEMS.get("few_shot")).agent_messages(state, "the_anchor", Directive("the_anchor", "x"))[0]
     assert card.examples[0] in few["content"] and card.examples[0] not in zero["content"]
     assert card.description in zero["content"]
-    # the reasoning systems ran through the wrapper, which counted how often the format was followed
-    assert set(engines.reasoning_format_rates()) == {"zero_shot_cot", "few_shot_cot"}
+    # the wrapped systems counted how often the model followed their format
+    assert set(engines.format_rates()) == {
+        "zero_shot_cot.reasoning_format_rate", "few_shot_cot.reasoning_format_rate",
+        "multiagent_esc.strategy_format_rate", "multiagent_esc.vote_format_rate",
+    }  # fmt: skip
     # the reference speaker is asked exactly as π_SFT was trained
     single = engines.engine(SYSTEMS.get("single"))
     state = ConversationState.start(ctx, ["reference_listener"], {"reference_listener": "the listener"})

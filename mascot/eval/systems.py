@@ -12,6 +12,7 @@ the paper's baselines, each a way of running the one conversation engine.
 | ``few_shot`` | base model | none | the group's order | persona card with its example lines |
 | ``few_shot_cot`` | base model | none | the group's order | as few_shot, reasoning first (hidden) |
 | ``self_consistency`` | base model | none | the group's order | as few_shot; n samples per turn, the medoid kept |
+| ``multiagent_esc`` | base model | none | the group's order | as few_shot; analysis, strategies, vote, reflection |
 | ``single`` | π_SFT | none | one reply, no group | π_SFT's own prompt, no persona |
 
 Every system answers the same contexts with the same seeds per (context, sample), through
@@ -19,8 +20,8 @@ Every system answers the same contexts with the same seeds per (context, sample)
 baselines run on the base model, as the paper's run on its backbone; ``sft`` is the supervised
 model the agents start from. ``single`` is the reference a group must beat: π_SFT asked exactly
 as it was trained (the listener's or the next meeting participant's reply), under a reference
-card so the judges' persona criteria have something to read. The reasoning and self-consistency
-wrappers are in :mod:`mascot.eval.backends`.
+card so the judges' persona criteria have something to read. The reasoning, self-consistency and
+MultiAgentESC wrappers are in :mod:`mascot.eval.backends`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mascot.chat.engine import GroupEngine, Order
-from mascot.eval.backends import HiddenReasoning, SelfConsistency
+from mascot.eval.backends import HiddenReasoning, MultiAgentESC, SelfConsistency
 from mascot.personas import Persona
 from mascot.prompts import SFT_SPEAKER, Prompts
 from mascot.registry import Registry
@@ -51,8 +52,26 @@ class System:
     agent_templates: tuple[str, str] = PERSONA_TEMPLATES
     single: bool = False  # one reply by a reference speaker instead of the group
     examples: bool = True  # the persona card's example lines in the agent's prompt (few-shot)
-    reasoning: bool = False  # the agent reasons first; the reasoning is hidden (CoT)
-    self_consistent: bool = False  # n samples per turn, the one the others agree with kept
+    wrapper: str | None = None  # a name in WRAPPERS: how each agent turn is produced from the backend
+
+
+# How a prompting baseline produces each agent turn from the backend: name → (backend, evaluate
+# config) → wrapped backend.
+WRAPPERS: Registry = Registry("backend wrapper")
+WRAPPERS.add("hidden_reasoning", lambda backend, ev: HiddenReasoning(backend, ev.reasoning_tokens))
+WRAPPERS.add(
+    "multiagent_esc",
+    lambda backend, ev: MultiAgentESC(backend, ev.multiagent_esc_strategies, ev.multiagent_esc_agents, ev.multiagent_esc_analysis_tokens),
+)  # fmt: skip
+
+
+def _self_consistency(backend, ev):
+    from mascot.embeddings import load_embedder
+
+    return SelfConsistency(backend, ev.self_consistency_samples, load_embedder(ev.embedder))
+
+
+WRAPPERS.add("self_consistency", _self_consistency)
 
 
 SYSTEMS: Registry[System] = Registry("evaluation system")
@@ -65,12 +84,14 @@ for _s in (
     System("zero_shot", "the base model speaking each persona from its card (no example lines), in the group's order",
            "base", False, "fixed", examples=False),
     System("zero_shot_cot", "zero_shot, each agent reasoning first (hidden from the person)", "base", False, "fixed",
-           examples=False, reasoning=True),
+           examples=False, wrapper="hidden_reasoning"),
     System("few_shot", "the base model speaking each persona from its card with its example lines", "base", False, "fixed"),
     System("few_shot_cot", "few_shot, each agent reasoning first (hidden from the person)", "base", False, "fixed",
-           reasoning=True),
+           wrapper="hidden_reasoning"),
     System("self_consistency", "few_shot with several samples per turn, the most consistent kept", "base", False, "fixed",
-           self_consistent=True),
+           wrapper="self_consistency"),
+    System("multiagent_esc", "MultiAgentESC: analysis, strategy deliberation, a response per strategy, a vote and a "
+           "self-reflection for each turn of the few_shot prompt", "base", False, "fixed", wrapper="multiagent_esc"),
     System("single", "π_SFT alone, one reply as it was trained, no personas", "sft", False, "fixed", SFT_TEMPLATES, True),
 ):  # fmt: skip
     SYSTEMS.add(_s.name, _s)
@@ -104,7 +125,7 @@ class EvalEngines:
             self.cards.add(card.name, card)
         self.prompts = Prompts(cfg.prompts_dir)
         self._backends: dict[str, object] = {}
-        self.wrappers: dict[str, HiddenReasoning] = {}  # per reasoning system, for its format rate
+        self.wrappers: dict[str, object] = {}  # per wrapped system, for its format rates
 
     def backend(self, weights: str):
         if weights not in self._backends:
@@ -123,6 +144,7 @@ class EvalEngines:
     def release(self) -> None:
         """Drop the loaded models (the engines made so far stop working)."""
         self._backends.clear()
+        self.wrappers.clear()
 
     def groups(self, system: System) -> Mapping[str, list[str]]:
         """dataset → who speaks for ``system``."""
@@ -140,19 +162,20 @@ class EvalEngines:
         if system.agents:
             agent_adapters = {p: self.agents.adapter_for(p) for ps in self.cfg.groups().values() for p in ps}
         backend = self.backend(system.weights)
-        ev = self.cfg.evaluate
-        if system.reasoning:
-            backend = self.wrappers.setdefault(system.name, HiddenReasoning(backend, ev.reasoning_tokens))
-        if system.self_consistent:
-            from mascot.embeddings import load_embedder
-
-            backend = SelfConsistency(backend, ev.self_consistency_samples, load_embedder(ev.embedder))
+        if system.wrapper:
+            if system.name not in self.wrappers:
+                self.wrappers[system.name] = WRAPPERS.get(system.wrapper)(backend, self.cfg.evaluate)
+            backend = self.wrappers[system.name]
         return GroupEngine(
             backend, self.cards, self.prompts, settings, agent_adapters=agent_adapters,
             director_adapter=DIRECTOR if system.order == "director" else None, order=system.order,
             agent_templates=system.agent_templates, agent_vars={"with_examples": system.examples},
         )  # fmt: skip
 
-    def reasoning_format_rates(self) -> dict[str, float]:
-        """Per reasoning system: the share of replies that closed their reasoning as asked."""
-        return {name: round(1 - w.format_misses / w.replies, 4) for name, w in self.wrappers.items() if w.replies}
+    def format_rates(self) -> dict[str, float]:
+        """``{system}.{what}_format_rate``: per wrapped system, how often the model gave the format
+        its method asks for (a closed reasoning, a strategy name, a vote), over this run's calls."""
+        return {
+            f"{name}.{what}": rate
+            for name, w in self.wrappers.items() for what, rate in w.format_rates().items() if rate == rate
+        }  # fmt: skip
