@@ -42,6 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
     sc.add_argument("--batch-size", type=int, default=16, help="replies scored together")
 
+    h = sub.add_parser(
+        "human-eval", help="agreement of filled human-evaluation sheets with the judges (sheets from the report stage)"
+    )
+    h.add_argument("sheets", nargs="+", help="filled copies of reports/human_eval/sheet.csv, one CSV per annotator")
+    h.add_argument("--key", default="data/human_eval_key.parquet", help="the sheet's key, written by the report stage")
+    h.add_argument("--judgments", default="data/eval_judgments.parquet", help="the evaluate stage's judgments")
+    h.add_argument("--params", default="params.yaml", help="for group_label.rubric, the rubric of the sheet")
+    h.add_argument("-o", "--output", default="metrics/human_eval.json", help="where the agreement metrics go")
+
     for name, text in (
         ("chat", "talk with the trained group in the terminal (run after `dvc repro`)"),
         ("serve", "serve the trained group over OpenAI's chat completions API, with a web page"),
@@ -92,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             return score_cli(args)
         elif args.command in ("chat", "serve"):
             return talk(args)
+        elif args.command == "human-eval":
+            return human_eval(args)
         elif args.command == "sample":
             from mascot.data.sample import write_sample
 
@@ -100,6 +111,25 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, FileNotFoundError, KeyError) as exc:
         print(f"mascot: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def human_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from mascot.eval.human import agreement
+    from mascot.judge.rubric import load_rubric
+    from mascot.schemas import HUMAN_EVAL_KEY, JUDGMENTS, read_table
+
+    rubric = load_rubric(load_config(args.params).group_label.rubric)
+    key, judgments = read_table(args.key, HUMAN_EVAL_KEY), read_table(args.judgments, JUDGMENTS)
+    result = agreement([Path(s) for s in args.sheets], key, judgments, rubric)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for name, value in sorted(result.items()):
+        print(f"{name:40} {value}")
+    print(f"→ {out}")
     return 0
 
 

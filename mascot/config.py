@@ -572,8 +572,49 @@ class EvaluateConfig(Section):
         return LabelConfig._unique_judges(v)
 
 
+class MBTIConfig(Section):
+    """The MBTI study (mascot/eval/mbti.py): 16 simulated users talk with the group."""
+
+    system: str = F("mascot", "The evaluation system the simulated users talk with (a name in evaluate.systems' registry).")
+    simulators: str = F("configs/user_simulators", "Folder of mbti.yaml (one simulated user per type) and its prompts.")
+    types: list[str] | None = F(None, "Types to simulate, e.g. [INTJ, ENFP]; null takes all 16.")
+    dataset: Literal["empathetic_dialogues", "qmsum"] = F(
+        "empathetic_dialogues", "Whose held-out contexts (evaluate.split) the users bring, and whose group answers."
+    )
+    contexts_per_domain: int = F(1, "Contexts per domain of that dataset; every type meets every one.", ge=1)
+    rounds: int = F(2, "Group replies per conversation (the user speaks before each).", ge=1)
+    user_max_new_tokens: int = F(48, "New tokens of each simulated user message.", ge=8)
+    user_temperature: float = F(0.8, "Sampling temperature of the simulated users.", ge=0)
+    seed: int = F(29, "Context sampling and the users' sampling seed.")
+
+    @field_validator("system")
+    @classmethod
+    def _known_system(cls, v: str) -> str:
+        from mascot.eval.systems import SYSTEMS
+
+        if v not in SYSTEMS:
+            raise ValueError(_choice_msg("evaluation system", v, SYSTEMS.names(), "mbti.system"))
+        return v
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, v: list[str] | None) -> list[str] | None:
+        from mascot.eval.mbti import MBTI_TYPES
+
+        for i, t in enumerate(v or []):
+            if t not in MBTI_TYPES:
+                raise ValueError(_choice_msg("Myers-Briggs type", t, MBTI_TYPES, f"mbti.types[{i}]"))
+        if v is not None and (not v or len(set(v)) != len(v)):
+            raise ValueError("mbti.types: list each type once, at least one (or null for all 16)")
+        return v
+
+
 class ReportConfig(Section):
     cases: int = F(3, "Held-out contexts shown as sample conversations, every system's reply side by side.", ge=0)
+    human_eval_contexts: int = F(
+        8, "Evaluated contexts on the blinded human-evaluation sheet (every system's reply to each; 0 writes none).", ge=0
+    )
+    human_eval_seed: int = F(0, "Seed of the sheet's contexts and of its item order.")
 
 
 class MascotConfig(Section):
@@ -604,6 +645,7 @@ class MascotConfig(Section):
         GRPODirectorConfig(), "Stage grpo_director: the director optimised with GRPO on the group reward."
     )
     evaluate: EvaluateConfig = F(EvaluateConfig(), "Stage evaluate: MASCOT against its ablations and baselines.")
+    mbti: MBTIConfig = F(MBTIConfig(), "Stage mbti: simulated users of the 16 Myers-Briggs types talk with the group.")
     report: ReportConfig = F(ReportConfig(), "Stage report: reports/eval.md and reports/eval.html.")
 
     def groups(self) -> dict[str, list[str]]:

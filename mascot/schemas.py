@@ -247,7 +247,41 @@ EVAL_REPLIES = pa.DataFrameSchema(
     ordered=False,
 )
 
-TABLES = {s.name: s for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK, EVAL_REPLIES)}
+# The MBTI study's conversations: a simulated user of each type with the group, turn by turn.
+MBTI_CONVERSATIONS = pa.DataFrameSchema(
+    name="mbti_conversations",
+    columns={
+        "type": pa.Column(pl.Utf8, pa.Check.str_matches(r"^[IE][SN][TF][JP]$")),
+        "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "position": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "round": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "role": pa.Column(pl.Utf8, pa.Check.isin(("user", "agent"))),
+        "speaker": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "text": pa.Column(pl.Utf8),
+    },
+    unique=["type", "context_id", "position"],
+    strict=True,
+)
+
+# The key of a blinded human-evaluation sheet: each opaque item id back to its system and reply.
+HUMAN_EVAL_KEY = pa.DataFrameSchema(
+    name="human_eval_key",
+    columns={
+        "item": pa.Column(pl.Utf8, pa.Check.str_matches(r"^H\d+$"), unique=True),
+        "system": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "candidate_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank), unique=True),
+        "dataset": pa.Column(pl.Utf8, pa.Check.isin(DATASETS)),
+        "rubric": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "rubric_version": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+    },
+    strict=True,
+)
+
+TABLES = {
+    s.name: s
+    for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK, EVAL_REPLIES, MBTI_CONVERSATIONS, HUMAN_EVAL_KEY)
+}
 
 
 def validate(df: pl.DataFrame, schema: pa.DataFrameSchema, where: str | Path = "") -> pl.DataFrame:

@@ -1,13 +1,18 @@
 """Stage report: the evaluation as tables shaped like the paper's and sample conversations side by
-side, in reports/eval.md and the self-contained reports/eval.html."""
+side, and the MBTI heatmap, in reports/eval.md and the self-contained reports/eval.html; and the
+blinded human-evaluation sheet (reports/human_eval/) with its key."""
 
 import json
 from pathlib import Path
 
-from mascot.eval.report import build_tables, cases, html_page, markdown
+import polars as pl
+
+from mascot.eval.human import export_sheet, instructions
+from mascot.eval.report import build_tables, cases, html_page, markdown, mbti_table
 from mascot.eval.systems import reference_cards
+from mascot.judge.rubric import load_rubric
 from mascot.personas import load_cards
-from mascot.schemas import CONTEXTS, EVAL_REPLIES, read_table
+from mascot.schemas import CONTEXTS, EVAL_REPLIES, HUMAN_EVAL_KEY, read_table, write_table
 from mascot.stage import log, run_stage
 
 
@@ -25,6 +30,9 @@ def main(args, cfg):
         "(collective); the best value of each column is marked. Compare commits with `dvc metrics diff`."
     )
     tables = build_tables(metrics, systems, cfg.ingest.datasets)
+    mbti = json.loads(Path(args.mbti_metrics).read_text(encoding="utf-8"))
+    heatmap = mbti_table(pl.read_csv(args.mbti_heatmap), mbti, cfg.mbti.system)
+    tables += [heatmap] if heatmap else []
     case_list = cases(replies, contexts, display, systems, cfg.report.cases)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -32,6 +40,16 @@ def main(args, cfg):
     (out / "eval.html").write_text(html_page("MASCOT evaluation", intro, tables, case_list), encoding="utf-8")
     log.info("%d tables and %d sample conversations → %s", len(tables), len(case_list), out)
 
+    rubric = load_rubric(cfg.group_label.rubric)
+    sheet, key = export_sheet(replies, contexts, display, systems, rubric, cfg.report.human_eval_contexts,
+                              cfg.report.human_eval_seed)  # fmt: skip
+    folder = out / "human_eval"
+    folder.mkdir(exist_ok=True)
+    sheet.write_csv(folder / "sheet.csv")
+    (folder / "instructions.md").write_text(instructions(rubric, sheet.height), encoding="utf-8")
+    write_table(key, args.human_key, HUMAN_EVAL_KEY)
+    log.info("human-evaluation sheet: %d blinded items → %s (key: %s)", sheet.height, folder, args.human_key)
+
 
 if __name__ == "__main__":
-    run_stage("report", main, "metrics", "replies", "contexts", "out")
+    run_stage("report", main, "metrics", "replies", "contexts", "mbti_metrics", "mbti_heatmap", "out", "human_key")

@@ -22,7 +22,9 @@ from mascot.schemas import (
     CONTEXTS,
     DIRECTOR_CHECK,
     EVAL_REPLIES,
+    HUMAN_EVAL_KEY,
     JUDGMENTS,
+    MBTI_CONVERSATIONS,
     ROLLOUTS,
     preference_pairs_schema,
     read_table,
@@ -32,7 +34,7 @@ from .conftest import REPO, free_port
 
 STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 STAGE2 = ["director_sft", "rollouts", "group_label", "group_rm", "grpo_director"]
-EVALUATION = ["evaluate", "report"]
+EVALUATION = ["evaluate", "mbti", "report"]
 STAGES = STAGE1 + STAGE2 + EVALUATION
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
@@ -68,6 +70,7 @@ def repo(tmp_path_factory, tiny_model) -> Path:
     run(["git", "init", "-q"], root)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
     run(["dvc", "init", "-q"], root)
+    shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots")  # the heatmap's plot template
     return root
 
 
@@ -129,6 +132,21 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert (repo / "reports/eval.html").read_text().count("<table>") >= 10
     bars = pl.read_csv(repo / "plots/eval/agent_empathetic_dialogues.csv")
     assert sorted(bars["system"]) == sorted(per_system) and bars["overall"].is_between(0, 100).all()
+    # MBTI study: 2 simulated types (tiny) × 3 held-out EmpatheticDialogues contexts, a heatmap and its table
+    conversations = read_table(repo / "data/mbti_conversations.parquet", MBTI_CONVERSATIONS)
+    assert conversations.select("type", "context_id").n_unique() == 2 * 3
+    mbti = json.loads((repo / "metrics/mbti.json").read_text())
+    assert mbti["types"] == 2 and {"INTJ.overall", "ESFP.overall", "types_spread.overall"} <= mbti.keys()
+    heat = pl.read_csv(repo / "plots/mbti/heatmap.csv")
+    assert heat.columns == ["type", "agent", "overall", "turns"] and set(heat["type"]) == {"INTJ", "ESFP"}
+    assert "## MBTI study — agent × simulated user type (0–100)" in report
+    shown = run(["dvc", "plots", "show", "--json"], repo)
+    assert "MBTI study" in shown and "heatmap.csv" in shown
+    # the blinded human-evaluation sheet: every tiny system's reply to 2 contexts, and its key
+    sheet = pl.read_csv(repo / "reports/human_eval/sheet.csv")
+    key = read_table(repo / "data/human_eval_key.parquet", HUMAN_EVAL_KEY)
+    assert sheet.height == key.height == 2 * len(per_system) and set(key["system"]) == set(per_system)
+    assert "fidelity" in sheet.columns and (repo / "reports/human_eval/instructions.md").exists()
 
 
 def test_second_repro_runs_nothing(repo):
@@ -137,13 +155,75 @@ def test_second_repro_runs_nothing(repo):
     assert "up to date" in run(["dvc", "status"], repo)
 
 
+def test_a_changed_evaluation_param_reruns_evaluation_and_report_and_metrics_diff_shows_it(repo):
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    run(["git", "add", "-A"], repo)
+    run([*git, "commit", "-q", "-m", "tiny pipeline"], repo)
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("\n  confidence: 0.95\n", "\n  confidence: 0.8\n"))  # evaluate's
+    out = run(["dvc", "repro"], repo)
+    assert stages_run(out) == ["evaluate", "report"], out  # replies and judgments come from the stores
+    diff = json.loads(run(["dvc", "metrics", "diff", "HEAD", "--json"], repo).splitlines()[-1])
+    assert diff["metrics/eval.json"]["confidence"] == {"old": 0.95, "new": 0.8, "diff": pytest.approx(-0.15)}
+    run(["git", "add", "-A"], repo)
+    run([*git, "commit", "-q", "-m", "80% intervals"], repo)
+
+
+def clone_and_pull(repo: Path, dest: Path, remote: str, env: dict | None = None) -> str:
+    run(["git", "clone", "-q", str(repo), str(dest)], dest.parent)
+    return run(["dvc", "pull", "-r", remote], dest, env)
+
+
+def test_push_and_pull_through_directory_and_s3_remotes_share_every_artifact_and_the_judge_cache(repo, tmp_path):
+    """A teammate's fresh clone pulls models, tables and the judge cache: nothing re-runs, the
+    metrics match, and a label re-run pays for no judgment."""
+    from moto.server import ThreadedMotoServer
+
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    run(["dvc", "add", ".mascot/cache/judge.jsonl"], repo)  # the judge cache travels with the artifacts
+    run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], repo)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    s3 = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    try:
+        import boto3
+
+        boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", **{k.lower(): v for k, v in s3.items()
+                                                                        if k != "AWS_DEFAULT_REGION"},
+                     region_name="us-east-1").create_bucket(Bucket="team")  # fmt: skip
+        run(["dvc", "remote", "add", "bucket", "s3://team/mascot"], repo)
+        run(["dvc", "remote", "modify", "bucket", "endpointurl", f"http://127.0.0.1:{port}"], repo)
+        run(["git", "add", "-A"], repo)
+        run([*git, "commit", "-q", "-m", "remotes and the judge cache"], repo)
+        for remote in ("shared", "bucket"):
+            assert "pushed" in run(["dvc", "push", "-r", remote], repo, s3)
+            clone = tmp_path / f"clone_{remote}"
+            clone_and_pull(repo, clone, remote, s3)
+            assert (clone / "models/director/adapter_config.json").exists()
+            assert (clone / ".mascot/cache/judge.jsonl").read_bytes() == (repo / ".mascot/cache/judge.jsonl").read_bytes()
+            assert stages_run(run(["dvc", "repro"], clone)) == []
+            assert run(["dvc", "metrics", "show", "--json"], clone) == run(["dvc", "metrics", "show", "--json"], repo)
+        # the teammate re-runs a judging stage: every judgment comes from the pulled cache
+        out = run(["dvc", "repro", "-f", "-s", "label"], clone)
+        assert stages_run(out) == ["label"]
+        label = json.loads((clone / "metrics/label.json").read_text())
+        calls = [v for k, v in label.items() if k.startswith("judge.") and k.endswith(".calls")]
+        hits = [v for k, v in label.items() if k.startswith("judge.") and k.endswith(".cache_hits")]
+        assert calls and sum(calls) == 0 and sum(hits) == label["judgments"]
+    finally:
+        server.stop()
+
+
 def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     card = repo / "configs/personas/empathetic/the_beacon.yaml"
     card.write_text(card.read_text().replace("Upbeat, sincere, hopeful", "Upbeat, sincere, quietly hopeful"))
     before = (repo / "data/candidates.parquet").read_bytes()
     out = run(["dvc", "repro"], repo)
     # the card is in the agents' prompts (Stage 1) and in the group's (every Stage 2 stage)
-    assert stages_run(out) == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2, *EVALUATION], out
+    ran = stages_run(out)
+    assert ran[:-3] == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2], out
+    assert sorted(ran[-3:-1]) == ["evaluate", "mbti"] and ran[-1] == "report", out
     after = read_table(repo / "data/candidates.parquet", CANDIDATES)
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()

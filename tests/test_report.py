@@ -7,7 +7,7 @@ import subprocess
 
 import polars as pl
 
-from mascot.eval.report import build_tables, cases, html_page, markdown
+from mascot.eval.report import build_tables, cases, html_page, markdown, mbti_table
 
 from .conftest import ARTIFACTS, require_chromium
 
@@ -58,6 +58,21 @@ def replies_and_contexts():
     return pl.DataFrame(rows), contexts
 
 
+def heatmap_table():
+    cells = pl.DataFrame({"type": ["INTJ", "INTJ", "ESFP"], "agent": ["The Anchor", "The Beacon", "The Anchor"],
+                          "overall": [80.0, 40.0, 60.0], "turns": [3, 1, 2]})  # fmt: skip
+    return mbti_table(cells, {"INTJ.overall": 70.0, "ESFP.overall": 60.0, "types_spread.overall": 10.0}, "mascot")
+
+
+def test_the_mbti_heatmap_table_shades_cells_from_lowest_to_highest():
+    t = heatmap_table()
+    assert t.header == ["Type", "The Anchor", "The Beacon", "All agents"]
+    assert t.rows == [["ESFP", "60.0 (2)", "–", "60.0"], ["INTJ", "80.0 (3)", "40.0 (1)", "70.0"]]
+    assert t.heat == {(0, 1): 0.5, (1, 1): 1.0, (1, 2): 0.0}
+    page = html_page("x", "y", [t], [])
+    assert "<td style='background:rgba(37,99,235,0.68)'>80.0 (3)</td>" in page and "<td>–</td>" in page
+
+
 def test_sample_conversations_side_by_side_render_to_an_image(tmp_path):
     replies, contexts = replies_and_contexts()
     display = {"the_anchor": "The Anchor", "the_beacon": "The Beacon", "reference_listener": "the listener"}
@@ -66,7 +81,7 @@ def test_sample_conversations_side_by_side_render_to_an_image(tmp_path):
         "mascot": [("The Anchor", "I'm so sorry."), ("The Beacon", "He had a good life.")],
         "single": [("the listener", "That is sad.")],
     }
-    tables = build_tables(METRICS, SYSTEMS, ["empathetic_dialogues"])
+    tables = build_tables(METRICS, SYSTEMS, ["empathetic_dialogues"]) + [heatmap_table()]
     md = markdown("MASCOT evaluation", "intro", tables, case_list)
     assert "| mascot | **70.0 ± 5.0** | **71.5** |" in md and "- *The Beacon:* He had a good life." in md
     page = html_page("MASCOT evaluation", "intro", tables, case_list)

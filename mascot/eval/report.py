@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from mascot.chat.directive import END
+from mascot.eval.human import context_lines
 from mascot.schemas import DOMAINS
 
 AUTO = [("distinct_1", "Distinct-1"), ("distinct_2", "Distinct-2"), ("redundancy", "Redundancy ↓"),
@@ -29,6 +30,7 @@ class Table:
     rows: list[list[str]]
     note: str = ""
     bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column) of each column's best value
+    heat: dict[tuple[int, int], float] = field(default_factory=dict)  # (row, column) → 0..1, shaded in HTML
 
 
 @dataclass
@@ -139,11 +141,7 @@ def cases(replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, s
     picked = picked.sort("domain", "context_id").unique("domain", keep="first", maintain_order=True)
     out = []
     for ctx in picked.head(n).iter_rows(named=True):
-        lines = [f"Situation: {ctx['situation']}"] + (
-            [f"Emotion: {ctx['emotion']}"] if ctx.get("emotion") else []
-        ) + [f"{t['speaker']}: {t['text']}" for t in (ctx["history"] or [])[-4:]] + (
-            [f"Question: {ctx['query']}"] if ctx.get("query") else []
-        )  # fmt: skip
+        lines = context_lines(ctx)
         by_system = {}
         for system in systems:
             part = replies.filter((pl.col("system") == system) & (pl.col("context_id") == ctx["context_id"]))
@@ -153,6 +151,36 @@ def cases(replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, s
             by_system[system] = [(display.get(s, s), t) for s, t in zip(first["speaker"], first["text"])]
         out.append(Case(f"{ctx['dataset']} · {ctx['domain']} · {ctx['context_id']}", lines, by_system))
     return out
+
+
+def mbti_table(cells: pl.DataFrame, metrics: Mapping[str, object], system: str) -> Table | None:
+    """The MBTI heatmap: simulated user type × agent, each cell the mean overall of that agent's
+    turns with that type (its number of turns in parentheses), shaded from the lowest to the
+    highest cell."""
+    if cells.is_empty():
+        return None
+    agents = sorted(set(cells["agent"]))
+    values = {(r["type"], r["agent"]): (r["overall"], r["turns"]) for r in cells.iter_rows(named=True)}
+    low, high = float(cells["overall"].min()), float(cells["overall"].max())
+    rows, heat = [], {}
+    for i, t in enumerate(sorted(set(cells["type"]))):
+        row = [t]
+        for j, a in enumerate(agents, 1):
+            if (t, a) in values:
+                v, n = values[(t, a)]
+                row.append(f"{v:.1f} ({n})")
+                heat[(i, j)] = (v - low) / (high - low) if high > low else 0.5
+            else:
+                row.append("–")
+        overall = metrics.get(f"{t}.overall")
+        row.append(f"{overall:.1f}" if isinstance(overall, (int, float)) else "–")
+        rows.append(row)
+    spread = metrics.get("types_spread.overall")
+    note = (f"Simulated users of each type talked with {system} for {metrics.get('conversations', '?')} conversations; "
+            f"cells: mean overall (0–100) of the agent's judged turns with that type (turns in parentheses); "
+            f"a dash: the director never gave that agent a turn with that type. Spread of the types' means: {spread}.")  # fmt: skip
+    return Table("MBTI study — agent × simulated user type (0–100)", ["Type", *agents, "All agents"], rows, note,
+                 heat=heat)  # fmt: skip
 
 
 def build_tables(metrics: Mapping[str, object], systems: Sequence[str], datasets: Sequence[str]) -> list[Table]:
@@ -202,6 +230,13 @@ td.best{font-weight:700;background:#eef5ea}.note{color:#666;font-size:.85rem}
 """
 
 
+def _shade(level: float | None) -> str:
+    """A heatmap cell's background: pale for the lowest, strong blue for the highest."""
+    if level is None:
+        return ""
+    return f" style='background:rgba(37,99,235,{0.08 + 0.6 * level:.2f})'"
+
+
 def html_page(title: str, intro: str, tables: Sequence[Table], case_list: Sequence[Case]) -> str:
     e = html.escape
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
@@ -210,7 +245,10 @@ def html_page(title: str, intro: str, tables: Sequence[Table], case_list: Sequen
     for t in tables:
         out.append(f"<h2>{e(t.title)}</h2><div class='wrap'><table><tr>{''.join(f'<th>{e(h)}</th>' for h in t.header)}</tr>")
         for i, row in enumerate(t.rows):
-            cells = "".join(f"<td{' class=best' if (i, j) in t.bold else ''}>{e(c)}</td>" for j, c in enumerate(row))
+            cells = "".join(
+                f"<td{' class=best' if (i, j) in t.bold else ''}{_shade(t.heat.get((i, j)))}>{e(c)}</td>"
+                for j, c in enumerate(row)
+            )  # fmt: skip
             out.append(f"<tr>{cells}</tr>")
         out.append("</table></div>" + (f"<p class='note'>{e(t.note)}</p>" if t.note else ""))
     if case_list:

@@ -1,0 +1,224 @@
+"""The MBTI study: simulated users of the 16 Myers-Briggs types hold multi-turn conversations with
+the group, and the judges score every agent turn; the result is a per-agent × type heatmap.
+
+A simulated user is the base model told a personality (``configs/user_simulators/mbti.yaml``) and
+the situation of a held-out context. It opens the conversation in its own words, the group
+replies, the user answers, and so on for ``rounds`` group replies. Each agent turn is judged on its
+dataset's agent rubric in the light of the conversation before it, exactly as the evaluate stage
+judges a turn; a cell of the heatmap is the mean overall (0–100) of one agent's turns with one
+type. Conversations are generated one type at a time through a record store, so a killed run
+resumes with the next type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mascot.candidates import derive_seed
+from mascot.chat.engine import GroupEngine, group_names
+from mascot.chat.state import USER, ConversationState
+from mascot.eval.evaluate import to_100
+from mascot.judge import JudgeItem
+from mascot.judge.rubric import Rubric
+from mascot.llm import SamplingParams
+from mascot.personas import Persona
+from mascot.prompts import Prompts
+from mascot.registry import Registry
+from mascot.resume import RecordStore, stable_hash
+
+MBTI_TYPES = tuple(a + b + c + d for a in "IE" for b in "SN" for c in "TF" for d in "JP")
+
+
+class UserSimulator(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(description="The four letters, e.g. INFP.")
+    title: str = Field(min_length=1, description="A short name for the type, e.g. 'The Healer'.")
+    style: str = Field(min_length=1, description="How this person talks about what happened to them.")
+
+    @field_validator("type")
+    @classmethod
+    def _four_letters(cls, v: str) -> str:
+        if v not in MBTI_TYPES:
+            raise ValueError(f"'{v}' is not a Myers-Briggs type (I/E, S/N, T/F, J/P, e.g. INFP)")
+        return v
+
+
+class SimulatorFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = Field(min_length=1)
+    simulators: list[UserSimulator] = Field(min_length=1)
+
+
+def load_simulators(path: str | Path) -> tuple[Registry[UserSimulator], str]:
+    """(type → simulator, the file's version); every problem named by file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"mbti.simulators: no file at {path}")
+    try:
+        parsed = SimulatorFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{path}: {problems}") from None
+    registry: Registry[UserSimulator] = Registry("user simulator")
+    for i, sim in enumerate(parsed.simulators):
+        if sim.type in registry:
+            raise ValueError(f"{path}: simulators[{i}]: type {sim.type} is listed twice")
+        registry.add(sim.type, sim)
+    return registry, parsed.version
+
+
+# ------------------------------------------------------------------ conversations
+
+
+class Simulation:
+    """The simulated users' side: their prompts and one batched call per round."""
+
+    def __init__(self, backend, prompts: Prompts, params: SamplingParams, seed: int):
+        self.backend, self.prompts, self.params, self.seed = backend, prompts, params, seed
+
+    def messages(self, sim: UserSimulator, state: ConversationState) -> list[dict[str, str]]:
+        ctx = state.context
+        history = [
+            {"speaker": "You" if t.role == USER else state.display.get(t.speaker, t.speaker), "text": t.text}
+            for t in state.history
+        ]  # fmt: skip
+        return [
+            {"role": "system", "content": self.prompts.render("system.jinja", sim=sim)},
+            {"role": "user", "content": self.prompts.render("turn.jinja", situation=ctx["situation"],
+                                                            emotion=ctx.get("emotion"), history=history)},
+        ]  # fmt: skip
+
+    def speak(self, sims: Sequence[UserSimulator], states: Sequence[ConversationState], keys: Sequence[object]) -> None:
+        seeds = [derive_seed(self.seed, key, len(state.history), "user") for key, state in zip(keys, states)]
+        gens = self.backend.generate([self.messages(s, st) for s, st in zip(sims, states)], self.params, seeds)
+        for state, gen in zip(states, gens):
+            state.add_user(clean_user_text(gen.text))
+
+
+_SPEAKER_PREFIX = re.compile(r"^\s*(?:you|me|user|person)\s*:\s*", re.I)
+
+
+def clean_user_text(text: str) -> str:
+    """The simulated user's message as the group sees it: a leading "You:" label dropped, and a
+    blank message replaced by an ellipsis (a person who says nothing still gets a reply)."""
+    text = _SPEAKER_PREFIX.sub("", text.strip()).strip()
+    return text or "…"
+
+
+def converse(
+    engine: GroupEngine, simulation: Simulation, sims: Sequence[UserSimulator], contexts: pl.DataFrame,
+    cards: Registry[Persona], groups: Mapping[str, Sequence[str]], rounds: int, store: RecordStore, fingerprint: str,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> pl.DataFrame:  # fmt: skip
+    """Every simulator with every context: the user opens, then ``rounds`` × (group reply, user
+    answer), the last user answer left out. One row per turn: type, context_id, position, round,
+    role (user / agent), speaker, text."""
+    rows, used = [], []
+    for done, sim in enumerate(sims, 1):
+        key = stable_hash(fingerprint, sim.model_dump(), contexts["context_id"].to_list(), rounds)
+        used.append(key)
+        if key not in store:
+            states, keys = [], []
+            for ctx in contexts.iter_rows(named=True):
+                group = list(groups[ctx["dataset"]])
+                states.append(ConversationState.start(ctx | {"history": []}, group, group_names(cards, group)))
+                keys.append(("mbti", sim.type, ctx["context_id"]))
+            simulation.speak([sim] * len(states), states, keys)
+            for r in range(rounds):
+                engine.reply(states, [(*k, r) for k in keys])
+                if r + 1 < rounds:
+                    simulation.speak([sim] * len(states), states, keys)
+            store.put_many([(key, [turn_rows(sim.type, st) for st in states])])
+        rows += [row for conversation in store.get(key) for row in conversation]
+        progress(done, len(sims))
+    store.compact(used)
+    return pl.DataFrame(rows, schema_overrides={"position": pl.Int64, "round": pl.Int64})
+
+
+def turn_rows(sim_type: str, state: ConversationState) -> list[dict]:
+    out, r = [], -1
+    for position, t in enumerate(state.history):
+        r += t.role == USER  # a round begins with the user's message
+        out.append({"type": sim_type, "context_id": state.context["context_id"], "position": position, "round": r,
+                    "role": t.role, "speaker": t.speaker, "text": t.text})  # fmt: skip
+    return out
+
+
+# ------------------------------------------------------------------ judging and the heatmap
+
+
+def judge_items(conversations: pl.DataFrame, contexts: pl.DataFrame, cards: Registry[Persona],
+                rubrics: Mapping[str, Rubric]) -> list[JudgeItem]:  # fmt: skip
+    """Each agent turn, judged as that persona's reply to the conversation before it."""
+    by_id = {c["context_id"]: c for c in contexts.iter_rows(named=True)}
+    items = []
+    for (sim_type, context_id), turns in conversations.sort("type", "context_id", "position").group_by(
+        "type", "context_id", maintain_order=True
+    ):
+        ctx = by_id[context_id]
+        history: list[dict] = []
+        for t in turns.iter_rows(named=True):
+            if t["role"] == USER:
+                history.append({"speaker": USER, "text": t["text"]})
+                continue
+            card = cards.get(t["speaker"], where="mbti conversations speaker")
+            items.append(JudgeItem(f"mbti|{sim_type}|{context_id}|{t['position']}", ctx | {"history": list(history)},
+                                   card, t["text"], rubrics[ctx["dataset"]]))  # fmt: skip
+            history.append({"speaker": card.display_name, "text": t["text"]})
+    return items
+
+
+def turn_scores(judgments: pl.DataFrame) -> pl.DataFrame:
+    """Per judged agent turn: type, position, one 0–100 column per criterion (mean over judges) and
+    ``overall`` (their mean)."""
+    ok = judgments.filter((pl.col("status") == "ok") & pl.col("candidate_id").str.starts_with("mbti|"))
+    per = ok.group_by("candidate_id", "criterion").agg(to_100(pl.col("score").mean()).alias("score"))
+    wide = per.pivot(on="criterion", index="candidate_id", values="score")
+    criteria = [c for c in wide.columns if c != "candidate_id"]
+    return wide.with_columns(
+        type=pl.col("candidate_id").str.split("|").list.get(1),
+        context_id=pl.col("candidate_id").str.split("|").list.get(2),
+        position=pl.col("candidate_id").str.split("|").list.get(3).cast(pl.Int64),
+        overall=pl.mean_horizontal(criteria),
+    )
+
+
+def heatmap(conversations: pl.DataFrame, scores: pl.DataFrame, display: Mapping[str, str]) -> pl.DataFrame:
+    """type × agent: the mean overall of that agent's turns with that type, and how many turns."""
+    turns = conversations.filter(pl.col("role") == "agent").join(scores, on=["type", "context_id", "position"])
+    return turns.group_by("type", "speaker").agg(overall=pl.col("overall").mean().round(2), turns=pl.len()).with_columns(
+        agent=pl.col("speaker").replace_strict(display, default=pl.col("speaker"))
+    ).sort("type", "agent")  # fmt: skip
+
+
+def study_metrics(conversations: pl.DataFrame, scores: pl.DataFrame, cells: pl.DataFrame) -> dict:
+    """Flat keys for `dvc metrics diff`: ``{type}.{persona}.overall`` (and ``.turns``), each type's
+    and each persona's mean over its turns, the spread of the types' means (max − min), and the
+    simulated users' words per message."""
+    out: dict = {}
+    for row in cells.iter_rows(named=True):
+        out[f"{row['type']}.{row['speaker']}.overall"] = row["overall"]
+        out[f"{row['type']}.{row['speaker']}.turns"] = row["turns"]
+    turns = conversations.filter(pl.col("role") == "agent").join(scores, on=["type", "context_id", "position"])
+    criteria = [c for c in scores.columns if c not in ("candidate_id", "type", "context_id", "position")]
+    for by in ("type", "speaker"):
+        for row in turns.group_by(by).agg(*[pl.col(c).mean() for c in criteria]).sort(by).iter_rows(named=True):
+            out |= {f"{row[by]}.{c}": round(row[c], 2) for c in criteria if row[c] is not None}
+    per_type = [out[f"{t}.overall"] for t in sorted(set(turns["type"])) if f"{t}.overall" in out]
+    if per_type:
+        out["types_spread.overall"] = round(max(per_type) - min(per_type), 2)
+    users = conversations.filter(pl.col("role") == USER)["text"]
+    out["user_words_per_message"] = round(float(users.str.split(" ").list.len().mean()), 2) if users.len() else 0.0
+    out |= {"types": conversations["type"].n_unique(), "conversations": conversations.select("type", "context_id").n_unique(),
+            "agent_turns": turns.height}  # fmt: skip
+    return out
