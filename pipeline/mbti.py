@@ -38,7 +38,9 @@ def main(args, cfg):
     user_params = SamplingParams(temperature=st.user_temperature, max_new_tokens=st.user_max_new_tokens)
     simulation = Simulation(engines.backend("base"), user_prompts, user_params, st.seed)
     sources = (args.base, args.sft, args.agents, args.director, cfg.prompts_dir, cfg.personas.dir, folder)
-    fingerprint = stable_hash(*(fingerprint_dir(p) for p in sources), version, repr(system), cfg.conversation.model_dump())
+    # everything a conversation depends on, so a changed model, prompt, card or sampling param is never served stale
+    fingerprint = stable_hash(*(fingerprint_dir(p) for p in sources), version, repr(system), cfg.conversation.model_dump(),
+                              repr(user_params), st.seed)  # fmt: skip
     log.info("%d simulated users × %d contexts × %d rounds with %s", len(sims), held.height, st.rounds, system.name)
     conversations = converse(
         engines.engine(system), simulation, sims, held, engines.cards, engines.groups(system), st.rounds,

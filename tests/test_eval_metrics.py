@@ -149,3 +149,18 @@ def test_multiagent_esc_keeps_the_winner_when_reflection_is_empty_and_fills_miss
     assert esc.format_rates() == {"strategy_format_rate": 0.0, "vote_format_rate": 0.0}
     with pytest.raises(ValueError, match="strategies must be 1..8"):
         MultiAgentESC(Scripted([]), strategies=9, agents=1, analysis_tokens=8)
+
+
+def test_mascot_vs_best_baseline_is_the_same_whatever_the_row_order():
+    import polars as pl
+
+    from mascot.eval.evaluate import versus_best_baseline
+
+    rows = [{"system": s, "context_id": f"c{k}", "dataset": "qmsum", "overall": float(v)}
+            for s, vals in (("mascot", [60, 70, 65, 80, 55]), ("sft", [50, 72, 60, 70, 58]), ("few_shot", [40] * 5))
+            for k, v in enumerate(vals)]  # fmt: skip
+    table = pl.DataFrame(rows)
+    first = versus_best_baseline(table, "agent", 500, 0.9, seed=1)
+    assert first["qmsum.mascot_vs_best.agent.baseline"] == "sft" and first["qmsum.mascot_vs_best.agent.gain"] == 4.0
+    for seed in range(5):  # the same interval for every order of the same rows
+        assert versus_best_baseline(table.sample(fraction=1.0, shuffle=True, seed=seed), "agent", 500, 0.9, seed=1) == first

@@ -39,8 +39,8 @@ STAGES = STAGE1 + STAGE2 + EVALUATION
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
 
-def run(cmd: list[str], cwd: Path) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+def run(cmd: list[str], cwd: Path, extra_env: dict | None = None) -> str:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1", **(extra_env or {}))
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
@@ -180,7 +180,7 @@ def test_push_and_pull_through_directory_and_s3_remotes_share_every_artifact_and
     from moto.server import ThreadedMotoServer
 
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
-    run(["dvc", "add", ".mascot/cache/judge.jsonl"], repo)  # the judge cache travels with the artifacts
+    run(["dvc", "add", ".mascot/cache"], repo)  # the judge caches travel with the artifacts
     run(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], repo)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
@@ -201,7 +201,8 @@ def test_push_and_pull_through_directory_and_s3_remotes_share_every_artifact_and
             clone = tmp_path / f"clone_{remote}"
             clone_and_pull(repo, clone, remote, s3)
             assert (clone / "models/director/adapter_config.json").exists()
-            assert (clone / ".mascot/cache/judge.jsonl").read_bytes() == (repo / ".mascot/cache/judge.jsonl").read_bytes()
+            for cache in (repo / ".mascot/cache").iterdir():
+                assert (clone / ".mascot/cache" / cache.name).read_bytes() == cache.read_bytes()
             assert stages_run(run(["dvc", "repro"], clone)) == []
             assert run(["dvc", "metrics", "show", "--json"], clone) == run(["dvc", "metrics", "show", "--json"], repo)
         # the teammate re-runs a judging stage: every judgment comes from the pulled cache

@@ -199,6 +199,7 @@ def versus_best_baseline(scores: pl.DataFrame, family: str, resamples: int, conf
             continue
         best = baselines["system"][0]
         wide = part.filter(pl.col("system").is_in(["mascot", best])).pivot(on="system", index="context_id", values="overall")
+        wide = wide.sort("context_id")  # polars' group_by order varies from run to run; the bootstrap needs a fixed one
         diffs = (wide["mascot"] - wide[best]).drop_nulls().to_list()
         if not diffs:
             continue
