@@ -646,7 +646,9 @@ class MascotConfig(Section):
     )
     evaluate: EvaluateConfig = F(EvaluateConfig(), "Stage evaluate: MASCOT against its ablations and baselines.")
     mbti: MBTIConfig = F(MBTIConfig(), "Stage mbti: simulated users of the 16 Myers-Briggs types talk with the group.")
-    report: ReportConfig = F(ReportConfig(), "Stage report: reports/eval.md and reports/eval.html.")
+    report: ReportConfig = F(
+        ReportConfig(), "Stage report: reports/eval.md, reports/eval.html and the blinded human-evaluation sheet."
+    )
 
     def groups(self) -> dict[str, list[str]]:
         """dataset → the personas of its group, for every ingested dataset."""

@@ -10,6 +10,8 @@ same table as an uninterrupted one.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
@@ -65,30 +67,44 @@ def generate_rollouts(
     fingerprint: str,
     chunk_size: int,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    tally: Counter | None = None,
 ) -> list[dict]:
-    """Rows of every block, in (context, sample) order; chunks already in ``store`` are reused."""
+    """Rows of every block, in (context, sample) order; chunks already in ``store`` are reused.
+
+    ``tally`` is a counter the engine's backend keeps (a prompting wrapper's format hits and
+    misses): what each chunk added to it is stored with the chunk, and on return it holds the sum
+    over this table's chunks, generated now or earlier."""
     plan = [(ctx, s) for ctx in contexts.iter_rows(named=True) for s in range(samples)]
     settings = asdict(engine.settings)
     rows: list[dict] = []
     used: list[str] = []
+    counted: Counter = Counter()
     for start in range(0, len(plan), chunk_size):
         chunk = plan[start : start + chunk_size]
         ids = [block_id(ctx["context_id"], s) for ctx, s in chunk]
         key = stable_hash(fingerprint, [ctx for ctx, _ in chunk], ids, settings, engine.order, chunk_size)
-        used.append(key)
-        if key not in store:
+        tally_key = key + "|tally"
+        used += [key, tally_key]
+        if key not in store or (tally is not None and tally_key not in store):
+            before = Counter(tally or {})
             states = [
                 ConversationState.start(ctx, groups[ctx["dataset"]], group_names(cards, groups[ctx["dataset"]]))
                 for ctx, _ in chunk
             ]
             logs = engine.reply(states, keys=ids)
-            store.put_many(
-                [(key, [r for (ctx, s), bid, st, lg in zip(chunk, ids, states, logs)
-                        for r in block_rows(bid, ctx["context_id"], s, st, lg)])]
-            )  # fmt: skip
+            records = [(key, [r for (ctx, s), bid, st, lg in zip(chunk, ids, states, logs)
+                              for r in block_rows(bid, ctx["context_id"], s, st, lg)])]  # fmt: skip
+            if tally is not None:
+                records.append((tally_key, dict(tally - before)))
+            store.put_many(records)
         rows += store.get(key)
+        if tally is not None:
+            counted.update(store.get(tally_key))
         progress(min(start + chunk_size, len(plan)), len(plan))
     store.compact(used)
+    if tally is not None:
+        tally.clear()
+        tally.update(counted)
     return rows
 
 

@@ -41,7 +41,7 @@ def main(args, cfg):
         progress=lambda system, done, total: log.info("%s: %d/%d replies", system, done, total),
     )  # fmt: skip
     replies = write_table(replies, args.replies, EVAL_REPLIES)
-    format_rates = engines.format_rates()  # counted in this run (a resumed chunk is not counted)
+    format_rates = engines.format_rates()  # over every chunk, resumed or generated
     engines.release()  # the judge loads its own model; the generators' memory goes first
 
     items = agent_items(replies, held, engines, rubrics) + group_items(replies, held, engines, systems, group_rubric)

@@ -90,7 +90,8 @@ def test_hidden_reasoning_asks_for_it_gives_room_and_counts_misses():
     assert [g.text for g in out] == ["Hi.", "forgot the format"]
     prompts, params, _ = inner.calls[0]
     assert prompts[0][-1]["content"].startswith("Hello\n") and "<think>" in prompts[0][-1]["content"]
-    assert params.max_new_tokens == 48 and (wrapped.replies, wrapped.format_misses) == (2, 1)
+    assert params.max_new_tokens == 48 and wrapped.tally == {"replies": 2, "misses": 1}
+    assert wrapped.format_rates() == {"reasoning_format_rate": 0.5}
 
 
 class Embedder:

@@ -128,10 +128,14 @@ def test_a_rerun_is_served_from_the_record_stores(run, monkeypatch):
     def no_generation(*args, **kwargs):
         raise AssertionError("a finished chunk was generated again")
 
+    rates = engines.format_rates()
     for backend in engines._backends.values():
         monkeypatch.setattr(backend, "generate", no_generation)
+    for wrapper in engines.wrappers.values():
+        getattr(wrapper, "tally", {}).clear()  # as in a fresh process
     again = generate_replies(engines, systems, contexts(), 2, resume, "fp", chunk_size=4)
     assert again.equals(replies)
+    assert engines.format_rates() == rates  # the wrappers' format counts come back with the replies
 
 
 def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(run, tiny_group, tmp_path):

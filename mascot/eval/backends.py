@@ -3,7 +3,7 @@ them unchanged.
 
 * :class:`HiddenReasoning` (Zero-Shot CoT, Few-Shot + CoT): the agent is asked to reason first
   inside ``<think>…</think>``; only what follows the reasoning reaches the conversation. A reply
-  that never closes its reasoning is shown without the tag and counted (``format_misses``), so the
+  that never closes its reasoning is shown without the tag and counted (``tally["misses"]``), so the
   rate at which a model follows the format is measured rather than hidden.
 * :class:`SelfConsistency` (Wang et al., 2023, for free text): n samples per turn with distinct
   seeds; the one most similar on average to the others (sentence-embedding cosine, the medoid) is
@@ -12,8 +12,10 @@ them unchanged.
   response per strategy, a vote and a self-reflection, for every agent turn.
 
 Each wraps every call of the backend; the systems that use them have no director. Where a wrapper
-asks the model for a format (a closed reasoning, a strategy name, a vote), ``format_rates`` says
-how often it got one, so a model that cannot follow the method is visible in the metrics.
+asks the model for a format (a closed reasoning, a strategy name, a vote), it counts hits and misses
+in ``tally`` and ``format_rates`` says how often it got one, so a model that cannot follow the
+method is visible in the metrics. The evaluation stores each chunk's tally with its replies, so a
+resumed run reports the same rates as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class HiddenReasoning:
     def __init__(self, inner: Backend, extra_tokens: int):
         self.inner, self.extra_tokens = inner, extra_tokens
         self.model_name = inner.model_name
-        self.replies = self.format_misses = 0
+        self.tally: Counter[str] = Counter()  # replies, misses
 
     def count_tokens(self, messages: list[Message]) -> int:
         return self.inner.count_tokens(self.ask(messages))
@@ -63,13 +65,14 @@ class HiddenReasoning:
         out = []
         for gen in self.inner.generate([self.ask(m) for m in prompts], longer, seeds, adapter):
             text, closed = visible_reply(gen.text)
-            self.replies += 1
-            self.format_misses += not closed
+            self.tally["replies"] += 1
+            self.tally["misses"] += not closed
             out.append(replace(gen, text=text))
         return out
 
     def format_rates(self) -> dict[str, float]:
-        return {"reasoning_format_rate": _rate(self.replies - self.format_misses, self.replies)}
+        t = self.tally
+        return {"reasoning_format_rate": _rate(t["replies"] - t["misses"], t["replies"])}
 
 
 def _rate(hits: int, total: int) -> float:
@@ -151,15 +154,16 @@ class MultiAgentESC:
             raise ValueError(f"MultiAgentESC: at least one deliberating and voting agent, got {agents}")
         self.inner, self.strategies, self.agents, self.analysis_tokens = inner, strategies, agents, analysis_tokens
         self.model_name = inner.model_name
-        self.proposals = self.proposal_misses = self.votes = self.vote_misses = 0
+        self.tally: Counter[str] = Counter()  # proposals, proposal_misses, votes, vote_misses
 
     def count_tokens(self, messages: list[Message]) -> int:
         return self.inner.count_tokens(messages)
 
     def format_rates(self) -> dict[str, float]:
+        t = self.tally
         return {
-            "strategy_format_rate": _rate(self.proposals - self.proposal_misses, self.proposals),
-            "vote_format_rate": _rate(self.votes - self.vote_misses, self.votes),
+            "strategy_format_rate": _rate(t["proposals"] - t["proposal_misses"], t["proposals"]),
+            "vote_format_rate": _rate(t["votes"] - t["vote_misses"], t["votes"]),
         }
 
     def _ask(self, prompts, params, seeds, step, adapter, copies: int = 1) -> list[list[str]]:
@@ -221,8 +225,8 @@ class MultiAgentESC:
         named: Counter[str] = Counter()
         for text in proposals:
             found = {st for st in ESC_STRATEGIES if _mentions(text, st)}
-            self.proposals += 1
-            self.proposal_misses += not found
+            self.tally["proposals"] += 1
+            self.tally["proposal_misses"] += not found
             named.update(found)
         order = list(ESC_STRATEGIES)
         ranked = sorted(order, key=lambda st: (-named[st], order.index(st)))
@@ -232,12 +236,12 @@ class MultiAgentESC:
         """Index of the response most voted for (ties: the lower index, the more deliberated)."""
         votes: Counter[int] = Counter()
         for text in ballots:
-            self.votes += 1
+            self.tally["votes"] += 1
             m = re.search(r"\d+", text)
             if m and 1 <= int(m.group()) <= options:
                 votes[int(m.group()) - 1] += 1
             else:
-                self.vote_misses += 1
+                self.tally["vote_misses"] += 1
         return min(range(options), key=lambda k: (-votes[k], k))
 
 

@@ -44,9 +44,11 @@ def generate_replies(
     tables = []
     for system in systems:
         store = RecordStore(resume_dir / f"eval_{system.name}.jsonl")
+        engine = engines.engine(system)
+        wrapper = engines.wrappers.get(system.name)
         rows = generate_rollouts(
-            contexts, engines.cards, engines.groups(system), engines.engine(system), samples, store,
-            stable_hash(fingerprint, repr(system)), chunk_size, lambda d, t, n=system.name: progress(n, d, t),
+            contexts, engines.cards, engines.groups(system), engine, samples, store, stable_hash(fingerprint, repr(system)),
+            chunk_size, lambda d, t, n=system.name: progress(n, d, t), getattr(wrapper, "tally", None),
         )  # fmt: skip
         table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8})
         tables.append(table.with_columns(system=pl.lit(system.name), block_id=pl.lit(system.name + "|") + pl.col("block_id")))

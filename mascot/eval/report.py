@@ -178,7 +178,7 @@ def mbti_table(cells: pl.DataFrame, metrics: Mapping[str, object], system: str) 
     spread = metrics.get("types_spread.overall")
     note = (f"Simulated users of each type talked with {system} for {metrics.get('conversations', '?')} conversations; "
             f"cells: mean overall (0–100) of the agent's judged turns with that type (turns in parentheses); "
-            f"a dash: the director never gave that agent a turn with that type. Spread of the types' means: {spread}.")  # fmt: skip
+            f"a dash: that agent never spoke with that type. Spread of the types' means: {spread}.")  # fmt: skip
     return Table("MBTI study — agent × simulated user type (0–100)", ["Type", *agents, "All agents"], rows, note,
                  heat=heat)  # fmt: skip
 
