@@ -58,8 +58,21 @@ def test_a_streamed_reply_is_the_batched_reply(group):
             assert event.start == (not pieces)
             pieces.append(event.text)
         else:
-            assert "".join(pieces).strip() == event.text and event.text
+            assert "".join(pieces) == event.text and event.text  # what a streaming client shows is the turn
             pieces = []
+
+
+def test_streamed_pieces_hold_back_whitespace_at_the_turns_edges(group, monkeypatch):
+    """A client that concatenates the pieces sees exactly the stored turn, never a stray space."""
+    monkeypatch.setattr(group.engine.backend, "stream", lambda *a, **k: iter(["  Hi", " there ", " \n", "friend.  ", " "]),
+                        raising=False)  # fmt: skip
+    context = {"context_id": "c", "dataset": "empathetic_dialogues", "domain": "negative", "emotion": "sad",
+               "situation": "x", "query": None, "history": [{"speaker": "user", "text": "x"}]}  # fmt: skip
+    state = ConversationState.start(context, ED_GROUP, {p: p for p in ED_GROUP})
+    events = list(group.engine.stream_reply(state, key="w"))
+    first_turn = next(e for e in events if isinstance(e, TurnEvent))
+    pieces = [e.text for e in events[: events.index(first_turn)] if isinstance(e, TokenEvent)]
+    assert pieces == ["Hi", " there", "  \nfriend."] and first_turn.text == "Hi there  \nfriend."
 
 
 def test_session_turns_save_and_reset(group, tmp_path):

@@ -175,9 +175,17 @@ class GroupEngine:
                 else:
                     pieces = stream(messages, self.settings.agent, seed, adapter)
                 parts: list[str] = []
+                emitted, pending = False, ""
                 for piece in pieces:
-                    yield TokenEvent(persona, piece, start=not parts)
                     parts.append(piece)
+                    # hold back whitespace at the edges, so the pieces join to the stored (stripped) turn
+                    buf = pending + piece
+                    buf = buf if emitted else buf.lstrip()
+                    keep = buf.rstrip()
+                    pending = buf[len(keep) :]
+                    if keep:
+                        yield TokenEvent(persona, keep, start=not emitted)
+                        emitted = True
                 state.add_agent(persona, "".join(parts).strip(), directive)
                 yield TurnEvent(persona, state.history[-1].text, directive)
         finally:
