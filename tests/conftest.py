@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -137,9 +139,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory):
-    """Base URL (no /v1) of a llama.cpp server, started as in tests/test_openai_backend.py except:
+@contextlib.contextmanager
+def running_llama_server(log_dir: Path, *extra: str):
+    """Base URL (no /v1) of a llama.cpp server on the offline SmolLM2 GGUF, started as in
+    tests/test_openai_backend.py except:
     - its log goes to a file: the server logs timings on stderr for every request, and an
       unread PIPE fills up after a few dozen requests and blocks the server mid-request;
     - one thread: on a busy 2-core machine ggml's multi-threaded prompt eval of a 33-token
@@ -148,12 +151,12 @@ def llama_server(tmp_path_factory):
 
     folder, name = offline_gguf()
     port = free_port()
-    log_path = tmp_path_factory.mktemp("llama_server") / "stderr.log"
+    log_path = log_dir / "stderr.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", f"{folder}/{name}", "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "2048", "--interrupt_requests", "false", "--seed", "0",
-         "--n_threads", "1", "--n_threads_batch", "1"],
+         "--n_threads", "1", "--n_threads_batch", "1", *extra],
         stdout=subprocess.DEVNULL, stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
@@ -165,6 +168,8 @@ def llama_server(tmp_path_factory):
             try:
                 urllib.request.urlopen(f"{base}/v1/models", timeout=1)
                 break
+            except urllib.error.HTTPError:
+                break  # up, and asking for a key
             except OSError:
                 time.sleep(0.25)
         else:
@@ -173,6 +178,12 @@ def llama_server(tmp_path_factory):
     finally:
         stop_server(proc)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    with running_llama_server(tmp_path_factory.mktemp("llama_server")) as base:
+        yield base
 
 
 def build_tiny_adapter(base: Path, out: Path, seed: int, modules=("q_proj", "v_proj")) -> Path:

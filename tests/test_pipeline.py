@@ -1,5 +1,7 @@
 """Real DVC in a temporary git repo: the tiny profile reproduces end to end, a second repro
-runs nothing, and editing one persona card re-runs candidates and nothing upstream."""
+runs nothing, and editing one persona card re-runs candidates and nothing upstream. Every command
+runs with an API key in its environment, which the group judge (a real llama.cpp server that
+refuses requests without it) needs, and which must then be found nowhere in the repo or the logs."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mascot.config import dump_params, profile_config
+from mascot.config import JudgeConfig, OpenAIEndpoint, dump_params, profile_config
 from mascot.grpo_agents import Agents
 from mascot.schemas import (
     AGENTS_CHECK,
@@ -30,18 +32,22 @@ from mascot.schemas import (
     read_table,
 )
 
-from .conftest import REPO, free_port
+from .conftest import REPO, free_port, running_llama_server
 
 STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 STAGE2 = ["director_sft", "rollouts", "group_label", "group_rm", "grpo_director"]
 EVALUATION = ["evaluate", "mbti", "report"]
 STAGES = STAGE1 + STAGE2 + EVALUATION
 COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
+SECRET = "sk-mascot-7f3a9c2e-never-written"
+LOGS: list[str] = []  # everything every command printed, searched for the key at the end
 
 
 def run(cmd: list[str], cwd: Path, extra_env: dict | None = None) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1", **(extra_env or {}))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1",
+               MASCOT_JUDGE_KEY=SECRET, **(extra_env or {}))  # fmt: skip
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    LOGS.append(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc.stdout + proc.stderr
@@ -52,7 +58,14 @@ def stages_run(output: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, tiny_model) -> Path:
+def keyed_server(tmp_path_factory):
+    """SmolLM2 behind llama.cpp's server, which answers only requests carrying SECRET."""
+    with running_llama_server(tmp_path_factory.mktemp("keyed_server"), "--api_key", SECRET) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, tiny_model, keyed_server) -> Path:
     root = tmp_path_factory.mktemp("pipeline") / "repo"
     root.mkdir()
     for item in COPY:
@@ -66,6 +79,9 @@ def repo(tmp_path_factory, tiny_model) -> Path:
     cfg.model.base = str(tiny_model)
     for judge in (cfg.label.judges[0], cfg.group_label.judges[0], cfg.evaluate.judges[0]):
         judge.min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
+    endpoint = OpenAIEndpoint(base_url=f"{keyed_server}/v1", model="smollm2", api_key_env="MASCOT_JUDGE_KEY",
+                              max_concurrency=1)  # fmt: skip
+    cfg.group_label.judges = [JudgeConfig(name="smollm2", backend="openai", min_digit_mass=0.0, endpoint=endpoint)]
     (root / "params.yaml").write_text(dump_params(cfg))
     run(["git", "init", "-q"], root)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
@@ -111,6 +127,8 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert (repo / "models/director_sft/adapter_config.json").exists()
     rollouts = read_table(repo / "data/rollouts.parquet", ROLLOUTS)
     assert rollouts["block_id"].n_unique() == 6 * 2  # tiny: 1 train context per domain × 2 samples
+    group_judgments = read_table(repo / "data/group_judgments.parquet", JUDGMENTS)
+    assert (group_judgments["status"] == "ok").all() and (group_judgments["judge"] == "smollm2").all()  # key accepted
     group_pairs = read_table(repo / "data/group_pairs.parquet", preference_pairs_schema(0.01))
     assert group_pairs.height > 0 and (group_pairs["persona"] == "group").all()
     assert json.loads((repo / "models/group_rm/mascot_rm.json").read_text())["kind"] == "group"
@@ -266,3 +284,20 @@ def test_a_stage_rejects_bad_params_before_compute(tmp_path):
     assert "candidates.k: Input should be greater than or equal to 2" in proc.stderr
     assert "sft.max_stepz: unknown key. Did you mean 'sft.max_steps'?" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "c.parquet").exists()
+
+
+def test_the_api_key_is_nowhere_in_outputs_caches_lock_metrics_report_or_logs(repo, keyed_server):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:  # the judge could only have worked with the key
+        urllib.request.urlopen(f"{keyed_server}/v1/models", timeout=10)
+    assert refused.value.code == 401
+    needle = SECRET.encode()
+    files = [p for p in repo.rglob("*") if p.is_file() and ".git" not in p.relative_to(repo).parts[:1]]
+    searched = {p.relative_to(repo).as_posix() for p in files}
+    assert {"dvc.lock", "params.yaml", "metrics/group_label.json", "reports/eval.md", "reports/eval.html"} <= searched
+    assert any(s.startswith(".dvc/cache/") for s in searched) and any(s.startswith(".mascot/cache/") for s in searched)
+    leaks = [p.relative_to(repo).as_posix() for p in files if needle in p.read_bytes()]
+    assert leaks == [], f"API key written to {leaks}"
+    assert len(LOGS) >= 10 and not any(SECRET in log for log in LOGS), "API key printed by a command"
