@@ -19,6 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mascot.schemas import DATASETS
+from mascot.yaml_files import read_yaml_mapping
+
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
 OFFLINE_MODEL = "smollm2-135m-instruct"
@@ -683,12 +685,7 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: params file not found (write one with `mascot params > {path}`)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, "params file", ConfigError)
     for key, value in (overrides or {}).items():
         set_dotted(raw, key, value)
     return parse_config(raw, source=str(path))

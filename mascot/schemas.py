@@ -326,4 +326,11 @@ def read_table(path: str | Path, schema: pa.DataFrameSchema) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table '{schema.name}' not found at {path}; run the stage that writes it first")
-    return validate(pl.read_parquet(path), schema, path)
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise TableError(
+            f"{path}: table '{schema.name}' is not a readable parquet file (cut short or overwritten: {exc}); "
+            f"restore it with `dvc checkout {path}` or re-run the stage that writes it"
+        ) from None
+    return validate(frame, schema, path)

@@ -82,7 +82,7 @@ def test_missing_and_malformed_params_file(tmp_path):
         load_config(tmp_path / "nope.yaml")
     broken = tmp_path / "params.yaml"
     broken.write_text("candidates: [k: 2\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not a readable YAML params file"):
         load_config(broken)
 
 

@@ -40,7 +40,7 @@ def test_the_shipped_simulators_cover_the_16_types_and_bad_files_are_named(tmp_p
     assert sorted(sims.names()) == sorted(MBTI_TYPES) and len(MBTI_TYPES) == 16 and version
     bad = tmp_path / "mbti.yaml"
     bad.write_text("version: '1'\nsimulators:\n  - {type: INFJ, title: a, style: b}\n  - {type: IXFJ, title: a, style: b}\n")
-    with pytest.raises(ValueError, match=r"mbti.yaml: simulators.1.type: .*'IXFJ' is not a Myers-Briggs type"):
+    with pytest.raises(ValueError, match=r"mbti.yaml: invalid user simulator file: simulators.1.type: .*'IXFJ' is not a Myers-Briggs type"):
         load_simulators(bad)
     bad.write_text("version: '1'\nsimulators:\n  - {type: INFJ, title: a, style: b}\n  - {type: INFJ, title: c, style: d}\n")
     with pytest.raises(ValueError, match=r"simulators\[1\]: type INFJ is listed twice"):

@@ -17,8 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mascot.candidates import derive_seed
 from mascot.chat.engine import GroupEngine, group_names
@@ -31,6 +30,7 @@ from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
+from mascot.yaml_files import Text, load_yaml_model
 
 MBTI_TYPES = tuple(a + b + c + d for a in "IE" for b in "SN" for c in "TF" for d in "JP")
 
@@ -39,8 +39,8 @@ class UserSimulator(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str = Field(description="The four letters, e.g. INFP.")
-    title: str = Field(min_length=1, description="A short name for the type, e.g. 'The Healer'.")
-    style: str = Field(min_length=1, description="How this person talks about what happened to them.")
+    title: Text = Field(min_length=1, description="A short name for the type, e.g. 'The Healer'.")
+    style: Text = Field(min_length=1, description="How this person talks about what happened to them.")
 
     @field_validator("type")
     @classmethod
@@ -62,13 +62,7 @@ def load_simulators(path: str | Path) -> tuple[Registry[UserSimulator], str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mbti.simulators: no file at {path}")
-    try:
-        parsed = SimulatorFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"{path}: {problems}") from None
+    parsed = load_yaml_model(path, SimulatorFile, "user simulator file", ValueError)
     registry: Registry[UserSimulator] = Registry("user simulator")
     for i, sim in enumerate(parsed.simulators):
         if sim.type in registry:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mascot.yaml_files import Text, load_yaml_model
 
 
 class RubricError(ValueError):
@@ -17,9 +18,9 @@ class Criterion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Identifier used in tables and metrics.")
-    title: str = Field(description="Human-readable name, e.g. 'Persona Consistency'.")
-    question: str = Field(description="What the judge answers with a score from 1 to 5.")
-    anchors: dict[int, str] = Field(description="What a 1, a 3 and a 5 look like (2 and 4 lie between).")
+    title: Text = Field(description="Human-readable name, e.g. 'Persona Consistency'.")
+    question: Text = Field(description="What the judge answers with a score from 1 to 5.")
+    anchors: dict[int, Text] = Field(description="What a 1, a 3 and a 5 look like (2 and 4 lie between).")
 
     @field_validator("anchors")
     @classmethod
@@ -34,7 +35,7 @@ class Rubric(BaseModel):
 
     name: str
     version: str = Field(min_length=1)
-    description: str
+    description: Text
     criteria: list[Criterion] = Field(min_length=1)
 
     @field_validator("criteria")
@@ -51,14 +52,4 @@ class Rubric(BaseModel):
 
 
 def load_rubric(path: str | Path) -> Rubric:
-    path = Path(path)
-    if not path.exists():
-        raise RubricError(f"{path}: rubric file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return Rubric.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise RubricError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise RubricError(f"{path}: invalid rubric: {problems}") from None
+    return load_yaml_model(path, Rubric, "rubric", RubricError)

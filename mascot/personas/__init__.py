@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mascot.registry import Registry
+from mascot.yaml_files import Text, load_yaml_model
 
 
 class PersonaError(ValueError):
@@ -24,12 +24,12 @@ class Persona(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Identifier used in params and tables; must equal the file stem.")
-    display_name: str = Field(description="How the agent is called in the conversation, e.g. 'The Anchor'.")
-    role: str = Field(description="Short role label, e.g. 'Emotional Validator'.")
-    description: str = Field(description="Who the persona is and what it brings to the group, 1–3 sentences.")
-    rules: list[str] = Field(min_length=1, description="Behavioural rules the agent must follow.")
-    style: str = Field(description="Voice and tone.")
-    examples: list[str] = Field(default_factory=list, description="A few lines in the persona's voice.")
+    display_name: Text = Field(description="How the agent is called in the conversation, e.g. 'The Anchor'.")
+    role: Text = Field(description="Short role label, e.g. 'Emotional Validator'.")
+    description: Text = Field(description="Who the persona is and what it brings to the group, 1–3 sentences.")
+    rules: list[Text] = Field(min_length=1, description="Behavioural rules the agent must follow.")
+    style: Text = Field(description="Voice and tone.")
+    examples: list[Text] = Field(default_factory=list, description="A few lines in the persona's voice.")
     color: str = Field("default", description="Display colour for chat front ends.")
 
     @field_validator("name", "display_name", "role", "description", "style")
@@ -41,19 +41,7 @@ class Persona(BaseModel):
 
 
 def load_card(path: Path) -> Persona:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise PersonaError(f"{path}: not a readable YAML persona card: {exc}") from None
-    if not isinstance(raw, dict):
-        raise PersonaError(f"{path}: a persona card is a mapping of keys (name, display_name, role, ...)")
-    try:
-        card = Persona.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '<card>'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
-        )
-        raise PersonaError(f"{path}: invalid persona card: {problems}") from None
+    card = load_yaml_model(path, Persona, "persona card", PersonaError)
     if card.name != path.stem:
         raise PersonaError(f"{path}: name '{card.name}' must equal the file name '{path.stem}'")
     return card

@@ -1,0 +1,113 @@
+"""Every file a user hands the pipeline, damaged the ways files get damaged: cut short, a wrong key
+or column, bytes that are not UTF-8, empty, one value of a megabyte. Each ends in one clear error
+naming the file (and the key or column where there is one) before any compute, and a stage turns it
+into exit code 2 without a traceback. The raw datasets have their own sweep in test_loaders.py, the
+human-evaluation sheets theirs in test_human_eval.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mascot.config import ConfigError, load_config
+from mascot.eval.mbti import load_simulators
+from mascot.judge.rubric import RubricError, load_rubric
+from mascot.personas import PersonaError, load_cards
+from mascot.schemas import CONTEXTS, TableError, read_table, write_table
+
+from .conftest import REPO
+
+MEGABYTE = "x" * 1_000_000
+# loader, a good shipped file, its error, and a text key that can be given a megabyte
+YAML_FILES = {
+    "persona card": (lambda p: load_cards(p.parent), "configs/personas/empathetic/the_anchor.yaml", PersonaError,
+                     "description"),
+    "rubric": (load_rubric, "configs/rubrics/empathetic.yaml", RubricError, "question"),
+    "user simulators": (load_simulators, "configs/user_simulators/mbti.yaml", ValueError, "style"),
+    "params": (load_config, "params.yaml", ConfigError, None),
+}  # fmt: skip
+
+
+def cut_mid_value(text: str) -> str:
+    """The file as a crash mid-write leaves it: everything up to the middle of a line past half."""
+    start = text.index("\n", len(text) // 2) + 1
+    line = text[start : text.index("\n", start)]
+    return text[: start + len(line) // 2]
+
+
+DAMAGE = {  # (text, long key) → bytes, and what the error must say besides the file
+    "cut short": (lambda t, k: cut_mid_value(t).encode(), None),
+    "unknown key": (lambda t, k: (t + "\ncolour: red\n").encode(), "colour"),
+    "not UTF-8": (lambda t, k: t.encode().replace(b"e", b"\xe9", 1), "utf-8"),  # a latin-1 é
+    "empty": (lambda t, k: b"", None),
+    "a 1 MB value": (lambda t, k: t.replace(f"{k}: ", f"{k}: {MEGABYTE} ", 1).encode(), "at most"),
+}
+# every params field has a default (a profile lists only what it changes), so an empty or shortened
+# params file is a valid one, and `dvc repro` refuses a stage whose declared param is missing
+NOT_AN_ERROR = {("params", "cut short"), ("params", "empty"), ("params", "a 1 MB value")}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+@pytest.mark.parametrize("kind", list(YAML_FILES))
+def test_a_damaged_yaml_file_is_refused_naming_it(kind, damage, tmp_path):
+    if (kind, damage) in NOT_AN_ERROR:
+        pytest.skip("a valid params file")
+    load, good, error, long_key = YAML_FILES[kind]
+    damage_fn, named = DAMAGE[damage]
+    path = tmp_path / Path(good).name
+    path.write_bytes(damage_fn((REPO / good).read_text(encoding="utf-8"), long_key))
+    with pytest.raises(error) as info:
+        load(path)
+    message = str(info.value)
+    assert str(path) in message, message
+    if named:
+        assert named in message, message
+    assert len(message) < 2000, "the error quotes the damage, not the megabyte"
+
+
+def contexts() -> pl.DataFrame:
+    return pl.DataFrame([{
+        "context_id": "ed1", "dataset": "empathetic_dialogues", "split": "train", "domain": "negative", "emotion": "sad",
+        "situation": "My dog died.", "query": None, "reference": None, "source": "ed/valid.csv:1",
+        "history": [{"speaker": "user", "text": "My dog died last night."}],
+    }], schema_overrides={"query": pl.Utf8, "reference": pl.Utf8})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [("cut short", "not a readable parquet file"), ("empty", "not a readable parquet file"),
+     ("a CSV under the name", "not a readable parquet file"), ("a column renamed", "situation")],
+)  # fmt: skip
+def test_a_damaged_table_is_refused_naming_it(damage, named, tmp_path):
+    path = tmp_path / "contexts.parquet"
+    write_table(contexts(), path, CONTEXTS)
+    data = path.read_bytes()
+    if damage == "cut short":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "a CSV under the name":
+        contexts().drop("history").write_csv(path)
+    else:
+        contexts().rename({"situation": "situaton"}).write_parquet(path)
+    with pytest.raises(TableError) as info:
+        read_table(path, CONTEXTS)
+    assert str(path) in str(info.value) and named in str(info.value), info.value
+
+
+def test_a_stage_given_a_damaged_input_exits_2_naming_it_without_a_traceback(tmp_path):
+    contexts_path = tmp_path / "contexts.parquet"
+    contexts_path.write_bytes(b"PAR1 cut short")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.candidates", "--params", str(REPO / "params.yaml"), "--base", "x",
+         "--sft", "x", "--contexts", str(contexts_path), "--out", str(tmp_path / "c.parquet"),
+         "--metrics", str(tmp_path / "m.json"), "--resume", str(tmp_path / "r.jsonl")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"{contexts_path}" in proc.stderr and "not a readable parquet file" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "c.parquet").exists()
