@@ -35,9 +35,11 @@ test: setup-test
 
 bench: setup-test
 	PATH="$(BIN):$$PATH" python benchmarks/candidates_throughput.py
-	PATH="$(BIN):$$PATH" python benchmarks/repro_to_candidates.py
+	PATH="$(BIN):$$PATH" python benchmarks/repro_budget.py --target candidates
 	PATH="$(BIN):$$PATH" python benchmarks/director.py
 	PATH="$(BIN):$$PATH" python benchmarks/chat.py
+	PATH="$(BIN):$$PATH" python benchmarks/exp_sweep.py
+	PATH="$(BIN):$$PATH" python benchmarks/pipeline_budget.py
 
 params: setup
 	$(PY) -m mascot.cli params --profile default -o params.yaml

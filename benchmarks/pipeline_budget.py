@@ -1,5 +1,6 @@
 """The pipeline's budget on a reproduced workspace: a no-op `dvc repro`, `dvc status`, and which
-stages a changed evaluation parameter re-runs (`dvc repro --dry`, nothing computed).
+stages a changed evaluation parameter re-runs (`dvc repro --dry`, nothing computed) and what lies
+below them in the DAG (re-run when their outputs change).
 
 Run it in a workspace where `dvc repro` has finished (`dvc status` clean). It edits params.yaml
 for the dry run and restores it, even on Ctrl-C. Figures are printed and merged into
@@ -67,10 +68,17 @@ def main() -> None:
     finally:
         params.write_text(original, encoding="utf-8")
     rerun = re.findall(r"Running stage '([^']+)'", dry)
+    # a dry run cannot know which outputs will change, so the stages below the changed ones are listed
+    # from the DAG: what re-runs when every changed stage writes something new
+    downstream: list[str] = []
+    for stage in rerun:
+        _, below = dvc("repro", "--dry", "--force", "--downstream", stage)
+        downstream += [s for s in re.findall(r"Running stage '([^']+)'", below) if s not in rerun + downstream]
 
     figures = {
         "noop_repro_s": round(statistics.median(noop), 2), "noop_repro_runs": len(noop),
         "status_s": round(status_s, 2), "changed_param": args.param, "changed_param_reruns": rerun,
+        "changed_param_downstream": downstream,
     }  # fmt: skip
     for key, val in figures.items():
         print(f"{key:24} {val}")
@@ -79,6 +87,7 @@ def main() -> None:
         f"pipeline.{k}": v for k, v in figures.items() if not isinstance(v, list)
     }
     merged["pipeline.changed_param_reruns"] = ",".join(rerun)
+    merged["pipeline.changed_param_downstream"] = ",".join(downstream)
     bench.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     print(f"→ {bench}")
 

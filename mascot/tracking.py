@@ -11,10 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dvclive import Live
+from scmrepo.exceptions import SCMError
 from transformers import TrainerCallback
 
 SKIP = {"epoch", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second",
         "eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_model_preparation_time"}
+
+
+class _Live(Live):
+    """DVCLive in a git repo without a commit yet (`git init`, `dvc init`, `dvc repro`): DVCLive 3.49
+    asks git for HEAD and fails on the empty repo (it only catches DVC's own errors). The curves are
+    files either way; only the link to a baseline commit, which a stage never uses, is skipped."""
+
+    def _init_dvc(self):
+        try:
+            super()._init_dvc()
+        except SCMError:
+            self._dvc_repo = None
 
 
 class LiveCurves(TrainerCallback):
@@ -26,10 +40,8 @@ class LiveCurves(TrainerCallback):
         # opened on first use, which only the main process reaches: under `accelerate launch`,
         # every process opening the same folder would race on its files
         if self._live is None:
-            from dvclive import Live
-
             # dvcyaml=False: dvc.yaml is ours; save_dvc_exp=False: the stage runs inside dvc repro / exp run
-            self._live = Live(dir=str(self.directory), dvcyaml=False, save_dvc_exp=False, report=None)
+            self._live = _Live(dir=str(self.directory), dvcyaml=False, save_dvc_exp=False, report=None)
         return self._live
 
     def on_log(self, args, state, control, logs=None, **kwargs):

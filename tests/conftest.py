@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +24,19 @@ CHATML = (
 )
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# what a DVC repo of this pipeline needs: code, dvc.yaml, configs and the offline sample
+PIPELINE_FILES = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
+
+
+def copy_pipeline(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in PIPELINE_FILES:
+        src, dst = REPO / item, dest / item
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dst)
+    return dest
 
 
 @pytest.fixture(scope="session")

@@ -32,13 +32,12 @@ from mascot.schemas import (
     read_table,
 )
 
-from .conftest import REPO, free_port, running_llama_server
+from .conftest import REPO, copy_pipeline, free_port, running_llama_server
 
 STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 STAGE2 = ["director_sft", "rollouts", "group_label", "group_rm", "grpo_director"]
 EVALUATION = ["evaluate", "mbti", "report"]
 STAGES = STAGE1 + STAGE2 + EVALUATION
-COPY = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 SECRET = "sk-mascot-7f3a9c2e-never-written"
 LOGS: list[str] = []  # everything every command printed, searched for the key at the end
 
@@ -66,15 +65,7 @@ def keyed_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, tiny_model, keyed_server) -> Path:
-    root = tmp_path_factory.mktemp("pipeline") / "repo"
-    root.mkdir()
-    for item in COPY:
-        src, dst = REPO / item, root / item
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, dst)
+    root = copy_pipeline(tmp_path_factory.mktemp("pipeline") / "repo")
     cfg = profile_config("tiny")
     cfg.model.base = str(tiny_model)
     for judge in (cfg.label.judges[0], cfg.group_label.judges[0], cfg.evaluate.judges[0]):
@@ -83,8 +74,7 @@ def repo(tmp_path_factory, tiny_model, keyed_server) -> Path:
                               max_concurrency=1)  # fmt: skip
     cfg.group_label.judges = [JudgeConfig(name="smollm2", backend="openai", min_digit_mass=0.0, endpoint=endpoint)]
     (root / "params.yaml").write_text(dump_params(cfg))
-    run(["git", "init", "-q"], root)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "init"], root)
+    run(["git", "init", "-q"], root)  # no commit yet: a user's first `dvc repro` comes before one
     run(["dvc", "init", "-q"], root)
     shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots")  # the heatmap's plot template
     return root

@@ -1,0 +1,83 @@
+"""Wall time and peak memory of `dvc repro` from scratch, on a profile, up to a stage or the whole
+pipeline; then a no-op `dvc repro`.
+
+Copies the pipeline into a fresh git + DVC repo (nothing cached, no commit yet, as a new user's
+first run), writes the profile's params, and times `dvc repro [target]`. Peak memory is the largest
+resident set of any stage process (getrusage of children). Figures are printed and merged into
+metrics/bench.json under `repro.<profile>.<target>.*`.
+
+    python benchmarks/repro_budget.py [--profile default] [--target candidates]   # the whole pipeline without --target
+    python benchmarks/repro_budget.py --profile tiny --tiny-model                  # minutes: a random tiny model
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mascot.config import dump_params, profile_config  # noqa: E402
+from tests.conftest import build_tiny_model, copy_pipeline  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--target", help="stop after this stage (default: the whole pipeline)")
+    ap.add_argument("--tiny-model", action="store_true", help="the tests' random tiny model as model.base")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary repo")
+    args = ap.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="mascot-bench-"))
+    root = copy_pipeline(scratch / "repo")
+    cfg = profile_config(args.profile)
+    if args.tiny_model:
+        cfg.model.base = str(build_tiny_model(scratch / "tiny_model"))
+        for judge in (*cfg.label.judges, *cfg.group_label.judges, *cfg.evaluate.judges):
+            judge.min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
+    (root / "params.yaml").write_text(dump_params(cfg))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(cmd, cwd=root, check=True, env=env)
+    shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots", dirs_exist_ok=True)  # the heatmap template
+
+    repro = ["dvc", "repro", *([args.target] if args.target else [])]
+    t = time.perf_counter()
+    proc = subprocess.run(repro, cwd=root, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.exit(f"dvc repro failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    t = time.perf_counter()
+    noop = subprocess.run(repro, cwd=root, env=env, capture_output=True, text=True)
+    noop_s = time.perf_counter() - t
+    figures = {
+        "stages_run": len(re.findall(r"Running stage '([^']+)'", proc.stdout)),
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(peak_mb),
+        "noop_repro_s": round(noop_s, 1),
+        "noop_stages_run": len(re.findall(r"Running stage '([^']+)'", noop.stdout)),
+    }
+    print(json.dumps({"profile": args.profile, "target": args.target or "all", **figures}, indent=2))
+    prefix = f"repro.{args.profile}{'_tiny_model' if args.tiny_model else ''}.{args.target or 'all'}"
+    bench = REPO / "metrics/bench.json"
+    merged = (json.loads(bench.read_text()) if bench.exists() else {}) | {f"{prefix}.{k}": v for k, v in figures.items()}
+    bench.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    print(f"→ {bench}")
+    if not args.keep:
+        shutil.rmtree(scratch)
+
+
+if __name__ == "__main__":
+    main()
