@@ -23,7 +23,8 @@ from pathlib import Path
 
 import polars as pl
 import yaml
-from grpo_step import StepClock  # benchmarks/ is on sys.path when this file runs
+from bench_record import record  # benchmarks/ is on sys.path when this file runs
+from grpo_step import StepClock
 
 from mascot.chat.engine import group_names
 from mascot.chat.state import ConversationState
@@ -94,6 +95,9 @@ def main() -> int:
                 "seconds_per_grpo_step": round(statistics.fmean(steady), 2)}  # fmt: skip
     out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
     print(json.dumps(out))
+    if out["rank"] == 0:
+        tag = "".join(f".{kv.replace('grpo_director.', '')}" for kv in args.set)  # a variant keeps its own keys
+        record(f"director{tag}", {k: v for k, v in out.items() if k != "rank"})
     return 0
 
 

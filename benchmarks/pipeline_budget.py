@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import yaml
+from bench_record import record  # benchmarks/ is on sys.path when this file runs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,13 +83,7 @@ def main() -> None:
     }  # fmt: skip
     for key, val in figures.items():
         print(f"{key:24} {val}")
-    bench = REPO / "metrics/bench.json"
-    merged = (json.loads(bench.read_text()) if bench.exists() else {}) | {
-        f"pipeline.{k}": v for k, v in figures.items() if not isinstance(v, list)
-    }
-    merged["pipeline.changed_param_reruns"] = ",".join(rerun)
-    merged["pipeline.changed_param_downstream"] = ",".join(downstream)
-    bench.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    bench = record("pipeline", figures)
     print(f"→ {bench}")
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
 from mascot.config import dump_params, profile_config  # noqa: E402
 from tests.conftest import build_tiny_model, copy_pipeline  # noqa: E402
 
@@ -71,9 +72,7 @@ def main() -> None:
     }
     print(json.dumps({"profile": args.profile, "target": args.target or "all", **figures}, indent=2))
     prefix = f"repro.{args.profile}{'_tiny_model' if args.tiny_model else ''}.{args.target or 'all'}"
-    bench = REPO / "metrics/bench.json"
-    merged = (json.loads(bench.read_text()) if bench.exists() else {}) | {f"{prefix}.{k}": v for k, v in figures.items()}
-    bench.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    bench = record(prefix, figures)
     print(f"→ {bench}")
     if not args.keep:
         shutil.rmtree(scratch)
