@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import shutil
 import subprocess
 import sys
@@ -25,16 +24,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mascot.config import dump_params, profile_config  # noqa: E402
-from tests.conftest import build_tiny_model, copy_pipeline  # noqa: E402
+from mascot.config import dump_params  # noqa: E402
+from tests.conftest import build_tiny_model, command_env, copy_pipeline, tiny_params  # noqa: E402
 
 TARGET = "grpo_agents"  # δ and β act on Stage 1; the sweep stops at its last stage
 SHOWN = r"Experiment|label\.delta|grpo_agents\.beta|^pairs$|^eval_accuracy$|^persona_rm_gain$|^format_pass_rate_after$"
 
 
 def sh(*cmd: str, cwd: Path) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=command_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -42,10 +40,7 @@ def sh(*cmd: str, cwd: Path) -> str:
 
 def scratch_repo(root: Path) -> Path:
     repo = copy_pipeline(root / "repo")
-    cfg = profile_config("tiny")
-    cfg.model.base = str(build_tiny_model(root / "tiny_model"))
-    cfg.label.judges[0].min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
-    (repo / "params.yaml").write_text(dump_params(cfg))
+    (repo / "params.yaml").write_text(dump_params(tiny_params(build_tiny_model(root / "tiny_model"))))
     git = ("git", "-c", "user.email=bench@mascot", "-c", "user.name=bench")
     sh("git", "init", "-q", cwd=repo)
     sh("dvc", "init", "-q", cwd=repo)

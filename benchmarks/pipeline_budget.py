@@ -12,7 +12,6 @@ metrics/bench.json.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import subprocess

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import resource
 import shutil
@@ -29,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
 from mascot.config import dump_params, profile_config  # noqa: E402
-from tests.conftest import build_tiny_model, copy_pipeline  # noqa: E402
+from tests.conftest import build_tiny_model, command_env, copy_pipeline, tiny_params  # noqa: E402
 
 
 def main() -> None:
@@ -42,13 +41,12 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="mascot-bench-"))
     root = copy_pipeline(scratch / "repo")
-    cfg = profile_config(args.profile)
     if args.tiny_model:
-        cfg.model.base = str(build_tiny_model(scratch / "tiny_model"))
-        for judge in (*cfg.label.judges, *cfg.group_label.judges, *cfg.evaluate.judges):
-            judge.min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
+        cfg = tiny_params(build_tiny_model(scratch / "tiny_model"), args.profile)
+    else:
+        cfg = profile_config(args.profile)
     (root / "params.yaml").write_text(dump_params(cfg))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    env = command_env()
     for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
         subprocess.run(cmd, cwd=root, check=True, env=env)
     shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots", dirs_exist_ok=True)  # the heatmap template

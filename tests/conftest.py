@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,37 @@ CHATML = (
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # what a DVC repo of this pipeline needs: code, dvc.yaml, configs and the offline sample
 PIPELINE_FILES = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    """The environment a pipeline command runs in: this interpreter's dvc first on PATH, no analytics."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1", **extra)
+
+
+def tiny_params(model: Path, profile: str = "tiny"):
+    """A profile's params with ``model`` as the base model of every stage and judge."""
+    from mascot.config import profile_config
+
+    cfg = profile_config(profile)
+    cfg.model.base = str(model)
+    for judge in (*cfg.label.judges, *cfg.group_label.judges, *cfg.evaluate.judges):
+        judge.min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
+    return cfg
+
+
+def store_lines(path: Path) -> int:
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def kill_mid_run(cmd: list[str], store: Path, min_lines: int, timeout: float = 300) -> int:
+    """Start a stage, SIGKILL it once its store holds ``min_lines`` records; the lines it kept."""
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline and store_lines(store) < min_lines:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the stage finished before the kill"
+    return store_lines(store)
 
 
 def copy_pipeline(dest: Path) -> Path:

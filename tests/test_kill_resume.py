@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from mascot.config import IngestConfig, JudgeConfig, dump_params, profile_config
 from mascot.data.ingest import ingest
 from mascot.schemas import CANDIDATES, CONTEXTS, EVAL_REPLIES, JUDGMENTS, ROLLOUTS, read_table, write_table
 
-from .conftest import REPO
+from .conftest import REPO, kill_mid_run, store_lines
 
 # what each stage is given besides --params ({run} is the run's own folder, {models} the tiny group's),
 # the store a kill waits on, the tables compared, and how far the killed run must get first
@@ -81,10 +79,6 @@ def run_to_end(cmd: list[str]) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def lines(path: Path) -> int:
-    return len(path.read_bytes().splitlines()) if path.exists() else 0
-
-
 def comparable(metrics_path: Path) -> dict:
     return {k: v for k, v in json.loads(metrics_path.read_text()).items() if not k.endswith(ACCOUNTING)}
 
@@ -98,20 +92,13 @@ def test_a_stage_killed_mid_run_resumes_to_the_uninterrupted_outputs(work, tiny_
     run_to_end(command(work, tiny_group, stage, "full"))
 
     store = killed / "store.jsonl"
-    proc = subprocess.Popen(command(work, tiny_group, stage, "killed"), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.time() + 300
-    while proc.poll() is None and time.time() < deadline and lines(store) < min_lines:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the stage finished before the kill"
-    kept = lines(store)
-    assert min_lines <= kept < lines(full / "store.jsonl"), "the kill landed mid-run"
+    kept = kill_mid_run(command(work, tiny_group, stage, "killed"), store, min_lines)
+    assert min_lines <= kept < store_lines(full / "store.jsonl"), "the kill landed mid-run"
     last = list(tables)[-1]  # written once the store is complete (evaluate writes its replies before judging)
     assert not (killed / last).exists(), "no finished output from a killed run"
 
     run_to_end(command(work, tiny_group, stage, "killed"))
-    assert lines(store) <= lines(full / "store.jsonl") + 1, "finished work was done again (a torn line may be)"
+    assert store_lines(store) <= store_lines(full / "store.jsonl") + 1, "finished work was done again (a torn line may be)"
     for name, schema in tables.items():
         assert read_table(killed / name, schema).equals(read_table(full / name, schema)), name
     assert comparable(killed / "metrics.json") == comparable(full / "metrics.json")

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +16,7 @@ from mascot.config import IngestConfig, JudgeConfig, dump_params, profile_config
 from mascot.data.ingest import ingest
 from mascot.schemas import CANDIDATES, CONTEXTS, JUDGMENTS, preference_pairs_schema, read_table, write_table
 
-from .conftest import REPO
+from .conftest import REPO, kill_mid_run
 
 WORDS = ["sorry", "that sounds hard", "what happened next", "you did well", "try a walk", "I hear you", "tell me more"]
 
@@ -58,14 +56,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(workdir):
     root = workdir
     subprocess.run(label_cmd(root, "full"), cwd=REPO, check=True, capture_output=True, timeout=600)
 
-    cache = root / "killed_cache.jsonl"
-    proc = subprocess.Popen(label_cmd(root, "killed"), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and (not cache.exists() or len(cache.read_text().splitlines()) < 20):
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done_before = len(cache.read_text().splitlines())
+    done_before = kill_mid_run(label_cmd(root, "killed"), root / "killed_cache.jsonl", 20)
     total = len(read_table(root / "full_judgments.parquet", JUDGMENTS))
     assert 20 <= done_before < total, "the kill landed mid-run"
     assert not (root / "killed_judgments.parquet").exists()

@@ -6,7 +6,6 @@ refuses requests without it) needs, and which must then be found nowhere in the 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ from mascot.schemas import (
     read_table,
 )
 
-from .conftest import REPO, copy_pipeline, free_port, running_llama_server
+from .conftest import REPO, command_env, copy_pipeline, free_port, running_llama_server, tiny_params
 
 STAGE1 = ["base_model", "ingest", "sft", "candidates", "label", "persona_rm", "grpo_agents"]
 STAGE2 = ["director_sft", "rollouts", "group_label", "group_rm", "grpo_director"]
@@ -44,8 +43,7 @@ LOGS: list[str] = []  # everything every command printed, searched for the key a
 
 
 def run(cmd: list[str], cwd: Path, extra_env: dict | None = None) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1",
-               MASCOT_JUDGE_KEY=SECRET, **(extra_env or {}))  # fmt: skip
+    env = command_env(MASCOT_JUDGE_KEY=SECRET, **(extra_env or {}))
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     LOGS.append(proc.stdout + proc.stderr)
     if proc.returncode != 0:
@@ -67,10 +65,7 @@ def keyed_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, tiny_model, keyed_server) -> Path:
     root = copy_pipeline(tmp_path_factory.mktemp("pipeline") / "repo")
-    cfg = profile_config("tiny")
-    cfg.model.base = str(tiny_model)
-    for judge in (cfg.label.judges[0], cfg.group_label.judges[0], cfg.evaluate.judges[0]):
-        judge.min_digit_mass = 0.0  # a random 600-token model spreads its mass thin
+    cfg = tiny_params(tiny_model)
     endpoint = OpenAIEndpoint(base_url=f"{keyed_server}/v1", model="smollm2", api_key_env="MASCOT_JUDGE_KEY",
                               max_concurrency=1)  # fmt: skip
     cfg.group_label.judges = [JudgeConfig(name="smollm2", backend="openai", min_digit_mass=0.0, endpoint=endpoint)]
