@@ -3,7 +3,8 @@ pipeline; then a no-op `dvc repro`.
 
 Copies the pipeline into a fresh git + DVC repo (nothing cached, no commit yet, as a new user's
 first run), writes the profile's params, and times `dvc repro [target]`. Peak memory is the largest
-resident set of any stage process (getrusage of children). Figures are printed and merged into
+resident set of any stage process (getrusage of children); each stage's own wall time and peak
+(stage_watch.py) show where the time and memory go. Figures are printed and merged into
 metrics/bench.json under `repro.<profile>.<target>.*`.
 
     python benchmarks/repro_budget.py [--profile default] [--target candidates]   # the whole pipeline without --target
@@ -27,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
+from stage_watch import table, watch_stages  # noqa: E402
 from mascot.config import dump_params, profile_config  # noqa: E402
 from tests.conftest import build_tiny_model, command_env, copy_pipeline, tiny_params  # noqa: E402
 
@@ -52,25 +54,32 @@ def main() -> None:
     shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots", dirs_exist_ok=True)  # the heatmap template
 
     repro = ["dvc", "repro", *([args.target] if args.target else [])]
+    log = scratch / "repro.log"
     t = time.perf_counter()
-    proc = subprocess.run(repro, cwd=root, env=env, capture_output=True, text=True)
+    with log.open("w") as out:
+        # a file, not a pipe: the stages print for hours while this process is busy watching them
+        proc = subprocess.Popen(repro, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        stages = watch_stages(proc.pid)
+        proc.wait()
     wall = time.perf_counter() - t
+    output = log.read_text()
     if proc.returncode != 0:
-        sys.exit(f"dvc repro failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        sys.exit(f"dvc repro failed:\n{output[-6000:]}")
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     t = time.perf_counter()
     noop = subprocess.run(repro, cwd=root, env=env, capture_output=True, text=True)
     noop_s = time.perf_counter() - t
     figures = {
-        "stages_run": len(re.findall(r"Running stage '([^']+)'", proc.stdout)),
+        "stages_run": len(re.findall(r"Running stage '([^']+)'", output)),
         "wall_s": round(wall, 1),
         "peak_rss_mb": round(peak_mb),
         "noop_repro_s": round(noop_s, 1),
         "noop_stages_run": len(re.findall(r"Running stage '([^']+)'", noop.stdout)),
     }
     print(json.dumps({"profile": args.profile, "target": args.target or "all", **figures}, indent=2))
+    print(table(stages))
     prefix = f"repro.{args.profile}{'_tiny_model' if args.tiny_model else ''}.{args.target or 'all'}"
-    bench = record(prefix, figures)
+    bench = record(prefix, {**figures, **{f"stage.{s}.{k}": v for s, fig in stages.items() for k, v in fig.items()}})
     print(f"→ {bench}")
     if not args.keep:
         shutil.rmtree(scratch)

@@ -385,7 +385,7 @@ class GRPOAgentsConfig(GRPOTrainConfig):
 
 
 class GroupRMConfig(PersonaRMConfig):
-    max_steps: int = F(16, "Optimizer steps (16 × 8 pairs: about three passes over the offline default's block pairs).", ge=1)
+    max_steps: int = F(24, "Optimizer steps (24 × 8 pairs: about four passes over the offline default's block pairs).", ge=1)
     max_length: int = F(768, "Tokens per (group prompt + block); longer histories keep their latest turns.", ge=64)
     reply_room: int = F(
         224,
@@ -417,7 +417,17 @@ class GRPODirectorConfig(GRPOTrainConfig):
         "null takes all. The completion length is conversation.director_max_new_tokens.",
         ge=1,
     )
-    max_steps: int = F(24, "Optimizer steps (2 director states × G per step; ~85 s each on 2 CPU cores, benchmarks/director.py).", ge=1)
+    max_steps: int = F(24, "Optimizer steps (2 director states × G per step; benchmarks/director.py times them).", ge=1)
+    batch_size: int = F(
+        4,
+        "Completions per device per micro-step (a multiple of num_generations). On CPU each costs ~0.9 GB: TRL "
+        "scores every prompt position there, so 4 × 2 accumulated peaks at ~5.5 GB where 8 × 1 needs 9–15 GB.",
+        ge=1,
+    )
+    gradient_accumulation_steps: int = F(2, "Micro-steps accumulated per optimizer update.", ge=1)
+    gradient_checkpointing: bool = F(
+        True, "Recompute activations in the backward pass: ~20 % slower steps, 40 % less peak memory on CPU."
+    )
     beta: float = F(
         0.04,
         "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference); it "
@@ -488,7 +498,7 @@ class DirectorSFTConfig(Section):
 class RolloutsConfig(Section):
     split: Literal["train", "valid", "test"] = F("train", "Contexts the director learns on.")
     contexts_per_domain: int | None = F(
-        4, "Contexts of that split per (dataset, domain); null takes all (4 × 6 domains × 4 samples: ~13 min on 2 cores).", ge=1
+        8, "Contexts of that split per (dataset, domain); null takes all (8 × 6 domains × 4 samples: ~26 min on 2 cores).", ge=1
     )
     samples: int = F(4, "Blocks per context, all from the same starting state, for the judge to compare.", ge=2)
     chunk_size: int = F(8, "Blocks advanced together (one batched generate per turn) and saved as one unit.", ge=1)

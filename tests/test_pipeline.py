@@ -234,11 +234,13 @@ def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
     card = repo / "configs/personas/empathetic/the_beacon.yaml"
     card.write_text(card.read_text().replace("Upbeat, sincere, hopeful", "Upbeat, sincere, quietly hopeful"))
     before = (repo / "data/candidates.parquet").read_bytes()
-    out = run(["dvc", "repro"], repo)
-    # the card is in the agents' prompts (Stage 1) and in the group's (every Stage 2 stage)
-    ran = stages_run(out)
-    assert ran[:-3] == ["candidates", "label", "persona_rm", "grpo_agents", *STAGE2], out
-    assert sorted(ran[-3:-1]) == ["evaluate", "mbti"] and ran[-1] == "report", out
+    # the card is in the agents' prompts (Stage 1), the group's (every Stage 2 stage) and the report's
+    # names; what DVC then re-runs below a changed stage is its own business, exercised by other tests
+    status = run(["dvc", "status", "--json"], repo).splitlines()
+    changed = set(json.loads(next(line for line in status if line.startswith("{"))))
+    assert changed == set(STAGES) - {"base_model", "ingest", "sft"}, changed
+    out = run(["dvc", "repro", "--single-item", "candidates"], repo)
+    assert stages_run(out) == ["candidates"], out
     after = read_table(repo / "data/candidates.parquet", CANDIDATES)
     beacon = after.filter(pl.col("persona") == "the_beacon")
     assert beacon["prompt"].str.contains("quietly hopeful").all()
@@ -251,8 +253,11 @@ def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo)
     params = repo / "params.yaml"
     launcher = f"accelerate launch --config_file configs/accelerate/cpu_ddp.yaml --main_process_port {free_port()}"
     params.write_text(params.read_text().replace("launcher: python\n", f"launcher: {launcher}\n"))
-    out = run(["dvc", "repro"], repo)
-    for stage in ("sft", "persona_rm", "grpo_agents", "director_sft", "group_rm", "grpo_director"):
+    training = ["sft", "persona_rm", "grpo_agents", "director_sft", "group_rm", "grpo_director"]
+    # the training stages alone: what runs below them is the generation and judging other tests cover
+    out = run(["dvc", "repro", "--single-item", *training], repo)
+    assert stages_run(out) == training, out
+    for stage in training:
         assert f"{launcher} -m pipeline.{stage}" in out
     assert "on 2 process(es) (DistributedType.MULTI_CPU)" in out
     assert json.loads((repo / "metrics/grpo_agents.json").read_text())["processes"] == 2
@@ -260,7 +265,8 @@ def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo)
     assert json.loads((repo / "models/group_rm/mascot_rm.json").read_text())["reward_std"] > 0
     assert (repo / "models/sft/adapter_config.json").exists()
     assert json.loads((repo / "models/persona_rm/mascot_rm.json").read_text())["reward_std"] > 0
-    assert "up to date" in run(["dvc", "status"], repo)
+    status = run(["dvc", "status"], repo)
+    assert not any(f"{stage}:" in status.splitlines() for stage in training), status
 
 
 def test_a_stage_rejects_bad_params_before_compute(tmp_path):

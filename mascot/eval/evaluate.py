@@ -9,18 +9,21 @@ shared with the label stages, so only new work costs anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from mascot.chat.directive import END
+from mascot.chat.state import USER
 from mascot.eval.metrics import distinct_n, identifiability, length_stats
 from mascot.eval.systems import EvalEngines, System
 from mascot.group_label import block_items, block_transcripts
 from mascot.judge import JudgeItem
 from mascot.judge.rubric import Rubric
+from mascot.personas import Persona
+from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
 from mascot.rollouts import generate_rollouts
 from mascot.stats import bootstrap_mean
@@ -67,12 +70,23 @@ def agent_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngi
         "block_id", maintain_order=True
     ):
         ctx = by_id[turns["context_id"][0]]
-        history = list(ctx["history"] or [])
-        for t in turns.iter_rows(named=True):
-            card = engines.cards.get(t["speaker"], where="eval replies speaker")
-            items.append(JudgeItem(f"{block_id}|{t['turn']}", ctx | {"history": list(history)}, card, t["text"],
-                                   rubrics[ctx["dataset"]]))  # fmt: skip
-            history.append({"speaker": card.display_name, "text": t["text"]})
+        items += turn_items(turns.iter_rows(named=True), ctx, list(ctx["history"] or []), engines.cards, rubrics,
+                            lambda t, b=block_id: f"{b}|{t['turn']}", where="eval replies speaker")  # fmt: skip
+    return items
+
+
+def turn_items(turns: Iterable[Mapping], ctx: Mapping, history: list[dict], cards: Registry[Persona],
+               rubrics: Mapping[str, Rubric], item_id: Callable[[Mapping], str], where: str) -> list[JudgeItem]:  # fmt: skip
+    """Each agent turn, judged as its persona's reply to everything before it; a user's turn (``role``
+    ``user``) only joins the history. ``history`` is what came before the first of ``turns``."""
+    items = []
+    for t in turns:
+        if t.get("role") == USER:
+            history.append({"speaker": USER, "text": t["text"]})
+            continue
+        card = cards.get(t["speaker"], where=where)
+        items.append(JudgeItem(item_id(t), dict(ctx) | {"history": list(history)}, card, t["text"], rubrics[ctx["dataset"]]))
+        history.append({"speaker": card.display_name, "text": t["text"]})
     return items
 
 
@@ -148,13 +162,19 @@ def _splits(table: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([table.with_columns(split=pl.col("domain")), table.with_columns(split=pl.col("dataset"))])
 
 
+def criterion_scores(judgments: pl.DataFrame) -> pl.DataFrame:
+    """One row per judged item (``candidate_id``), one 0–100 column per criterion: the mean of its
+    ``ok`` judgments over judges."""
+    ok = judgments.filter(pl.col("status") == "ok")
+    per = ok.group_by("candidate_id", "criterion").agg(to_100(pl.col("score").mean()).alias("score"))
+    return per.pivot(on="criterion", index="candidate_id", values="score")
+
+
 def judged_scores(judgments: pl.DataFrame, replies: pl.DataFrame, contexts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per agent turn, per reply) tables: system, context_id, dataset, domain, one 0–100 column per
     criterion (the mean over judges) and ``overall`` (the mean over criteria; null when a criterion
     was never scored)."""
-    ok = judgments.filter(pl.col("status") == "ok")
-    per = ok.group_by("candidate_id", "criterion").agg(pl.col("score").mean()).with_columns(to_100(pl.col("score")))
-    wide = per.pivot(on="criterion", index="candidate_id", values="score")
+    wide = criterion_scores(judgments)
     blocks = replies.select("system", "block_id", "context_id").unique()
     info = contexts.select("context_id", "dataset", "domain")
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mascot.candidates import derive_seed
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import USER, ConversationState
-from mascot.eval.evaluate import to_100
+from mascot.eval.evaluate import criterion_scores, turn_items
 from mascot.judge import JudgeItem
 from mascot.judge.rubric import Rubric
 from mascot.llm import SamplingParams
@@ -159,25 +159,16 @@ def judge_items(conversations: pl.DataFrame, contexts: pl.DataFrame, cards: Regi
     for (sim_type, context_id), turns in conversations.sort("type", "context_id", "position").group_by(
         "type", "context_id", maintain_order=True
     ):
-        ctx = by_id[context_id]
-        history: list[dict] = []
-        for t in turns.iter_rows(named=True):
-            if t["role"] == USER:
-                history.append({"speaker": USER, "text": t["text"]})
-                continue
-            card = cards.get(t["speaker"], where="mbti conversations speaker")
-            items.append(JudgeItem(f"mbti|{sim_type}|{context_id}|{t['position']}", ctx | {"history": list(history)},
-                                   card, t["text"], rubrics[ctx["dataset"]]))  # fmt: skip
-            history.append({"speaker": card.display_name, "text": t["text"]})
+        items += turn_items(turns.iter_rows(named=True), by_id[context_id], [], cards, rubrics,
+                            lambda t, k=f"mbti|{sim_type}|{context_id}": f"{k}|{t['position']}",
+                            where="mbti conversations speaker")  # fmt: skip
     return items
 
 
 def turn_scores(judgments: pl.DataFrame) -> pl.DataFrame:
     """Per judged agent turn: type, position, one 0–100 column per criterion (mean over judges) and
     ``overall`` (their mean)."""
-    ok = judgments.filter((pl.col("status") == "ok") & pl.col("candidate_id").str.starts_with("mbti|"))
-    per = ok.group_by("candidate_id", "criterion").agg(to_100(pl.col("score").mean()).alias("score"))
-    wide = per.pivot(on="criterion", index="candidate_id", values="score")
+    wide = criterion_scores(judgments.filter(pl.col("candidate_id").str.starts_with("mbti|")))
     criteria = [c for c in wide.columns if c != "candidate_id"]
     return wide.with_columns(
         type=pl.col("candidate_id").str.split("|").list.get(1),
