@@ -421,7 +421,7 @@ class GRPODirectorConfig(GRPOTrainConfig):
     batch_size: int = F(
         4,
         "Completions per device per micro-step (a multiple of num_generations). On CPU each costs ~0.9 GB: TRL "
-        "scores every prompt position there, so 4 × 2 accumulated peaks at ~5.5 GB where 8 × 1 needs 9–15 GB.",
+        "scores every prompt position there, so the stage peaks at 6.2 GB with 4 × 2 accumulated, 15 GB with 8 × 1.",
         ge=1,
     )
     gradient_accumulation_steps: int = F(2, "Micro-steps accumulated per optimizer update.", ge=1)
