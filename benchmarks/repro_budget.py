@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
-from stage_watch import table, watch_stages  # noqa: E402
+from stage_watch import flat, table, watch_stages  # noqa: E402
 from mascot.config import dump_params, profile_config  # noqa: E402
 from tests.conftest import build_tiny_model, command_env, copy_pipeline, tiny_params  # noqa: E402
 
@@ -79,7 +79,7 @@ def main() -> None:
     print(json.dumps({"profile": args.profile, "target": args.target or "all", **figures}, indent=2))
     print(table(stages))
     prefix = f"repro.{args.profile}{'_tiny_model' if args.tiny_model else ''}.{args.target or 'all'}"
-    bench = record(prefix, {**figures, **{f"stage.{s}.{k}": v for s, fig in stages.items() for k, v in fig.items()}})
+    bench = record(prefix, {**figures, **{f"stage.{k}": v for k, v in flat(stages).items()}})
     print(f"→ {bench}")
     if not args.keep:
         shutil.rmtree(scratch)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import time
 
 import psutil
@@ -76,6 +75,11 @@ def watch_stages(root_pid: int, interval: float = 0.5) -> dict[str, dict[str, fl
     return {s: {"wall_s": round(last[s] - first[s] + interval, 1), "peak_rss_mb": round(peak[s])} for s in first}
 
 
+def flat(stages: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``{stage}.{figure}`` keys, as metrics/bench.json holds them."""
+    return {f"{s}.{k}": v for s, fig in stages.items() for k, v in fig.items()}
+
+
 def table(stages: dict[str, dict[str, float]]) -> str:
     rows = [f"{'stage':<16}{'wall (min)':>11}{'peak RSS (GB)':>15}"]
     rows += [f"{s:<16}{v['wall_s'] / 60:>11.1f}{v['peak_rss_mb'] / 1024:>15.2f}" for s, v in stages.items()]
@@ -93,8 +97,8 @@ def main() -> None:
     if args.record:
         from bench_record import record
 
-        record(f"stage.{args.record}", {f"{s}.{k}": v for s, fig in stages.items() for k, v in fig.items()})
+        record(f"stage.{args.record}", flat(stages))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

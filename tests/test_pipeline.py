@@ -265,8 +265,8 @@ def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo)
     assert json.loads((repo / "models/group_rm/mascot_rm.json").read_text())["reward_std"] > 0
     assert (repo / "models/sft/adapter_config.json").exists()
     assert json.loads((repo / "models/persona_rm/mascot_rm.json").read_text())["reward_std"] > 0
-    status = run(["dvc", "status"], repo)
-    assert not any(f"{stage}:" in status.splitlines() for stage in training), status
+    status = run(["dvc", "status"], repo).splitlines()
+    assert not any(f"{stage}:" in status for stage in training), status
 
 
 def test_a_stage_rejects_bad_params_before_compute(tmp_path):
