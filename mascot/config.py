@@ -438,7 +438,8 @@ class GRPODirectorConfig(GRPOTrainConfig):
         {"group_rm": 1.0, "directive_format": 1.0, "speaker_balance": 0.2},
         "Weight of each reward component: the group RM's score of the block the directive produced "
         "(standardized); 1 for a directive in the strict format, 0 for one that needed the fallback; 1 for "
-        "giving the turn to a companion who has spoken least in this reply, or ending it (0 turns it off).",
+        "giving the turn to a companion who has spoken least in this reply, or ending a reply every companion "
+        "has spoken in (0 turns it off).",
     )
     standardize_group_rm: bool = F(
         True, "Centre the group-RM reward and divide it by its spread over the blocks it was trained on."

@@ -11,7 +11,8 @@ from 1 to max_turns (a block ends at END or at the budget), so a block cut after
 as the k-turn reply it would be if the director said END there. The second component is 1 for a
 directive in the strict format and 0 for one the engine had to replace by its fallback (which
 still speaks, so the block is scored either way); the third, optional, rewards giving the turn to
-a companion who has spoken least in this reply (:class:`SpeakerBalanceReward`).
+a companion who has spoken least in this reply, or ending a reply nobody was left out of
+(:class:`SpeakerBalanceReward`).
 
 The policy is the director's warm-started LoRA (stage director_sft) trained further. The
 before/after check runs whole group replies on held-out contexts with the same seeds through the
@@ -170,12 +171,17 @@ class DirectiveFormatReward:
 
 class SpeakerBalanceReward:
     """1 for a valid directive that gives the turn to a companion who has spoken least so far in this
-    reply (or ends it), 0 for one that passes over a quieter companion or needed the fallback.
+    reply, or that ends a reply every companion has spoken in; 0 for one that passes over a quieter
+    companion (an END while one has not spoken yet does) or needed the fallback.
 
     A shaping term, not MASCOT's: with a group RM trained on a few dozen pairs (the offline default)
     GRPO learned to hand every turn to the one persona the RM happened to favour (speaker entropy
     0.74 → 0.05 in 12 steps), a monologue the group rubric would reject. Which of the quiet
-    companions speaks, and with what instruction, is still the group RM's to decide.
+    companions speaks, and with what instruction, is still the group RM's to decide. An END once
+    paid as much as a quiet companion's turn; GRPO then learned to end replies early (33 % of them,
+    and 9 of its 12 invalid directives were an END before anyone spoke), so it now pays only when
+    nobody is left out. With four companions and a three-turn budget that never happens: whether to
+    stop early is the group RM's call alone.
     """
 
     __name__ = "speaker_balance"
@@ -184,13 +190,15 @@ class SpeakerBalanceReward:
         self.world = world
 
     @staticmethod
-    def quietest(state: ConversationState, speaker: str) -> bool:
+    def balanced(state: ConversationState, directive: Directive) -> bool:
         spoken = state.spoken_this_reply()
-        return spoken[speaker] == min(spoken.values())
+        if directive.ends:
+            return min(spoken.values()) > 0
+        return spoken[directive.speaker] == min(spoken.values())
 
     def __call__(self, prompts, completions, context_id, prefix, log_metric=None, **_: Any) -> list[float]:
         states, directives = self.world.resolve(context_id, prefix, [completion_text(c) for c in completions])
-        rewards = [float(d.valid and (d.ends or self.quietest(s, d.speaker))) for s, d in zip(states, directives)]
+        rewards = [float(d.valid and self.balanced(s, d)) for s, d in zip(states, directives)]
         if log_metric is not None:
             log_metric("director/balanced", sum(rewards) / len(rewards))
         return rewards

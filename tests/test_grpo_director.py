@@ -171,10 +171,10 @@ def test_rewards_take_what_grpo_passes_and_execute_the_directive(world):
     logged = {}
     valid = DirectiveFormatReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert valid == [1.0, 0.0, 1.0, 1.0] and logged["director/valid"] == 0.75
-    # the catalyst has not spoken in this reply: handing the anchor a second turn passes over her;
-    # the fallback's choice is the engine's, not the director's, so it earns nothing
+    # the catalyst has not spoken in this reply: handing the anchor a second turn, or ending the reply,
+    # passes over her; the fallback's choice is the engine's, not the director's, so it earns nothing
     balanced = SpeakerBalanceReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
-    assert balanced == [1.0, 0.0, 1.0, 0.0] and logged["director/balanced"] == 0.5
+    assert balanced == [1.0, 0.0, 0.0, 0.0] and logged["director/balanced"] == 0.25
     rewards = GroupRMReward(world, standardize=False)(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert logged["director/end"] == 0.25
     states, directives = world.execute(["c0"] * n, [prefix] * n, texts)
@@ -185,6 +185,18 @@ def test_rewards_take_what_grpo_passes_and_execute_the_directive(world):
     assert rewards == pytest.approx(world.score(states), abs=1e-5)  # the block really executed is scored
     standardized = GroupRMReward(world)(completions=completions, **kwargs)
     assert standardized == pytest.approx([(r - 0.1) / 0.5 for r in rewards], abs=1e-4)
+
+
+def test_speaker_balance_pays_an_end_only_once_nobody_is_left_out(world):
+    # GRPO learned to end replies early while an END paid as much as a quiet companion's turn
+    both = json.dumps([{"speaker": s, "instruction": "i", "text": "Hm."} for s in PAIR])
+    prefixes = [both, both, "[]"]
+    texts = ["Speaker: END", "Speaker: the_anchor\nInstruction: Sum up.", "Speaker: the_anchor\nInstruction: Hi."]
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    balanced = SpeakerBalanceReward(world)(prompts=None, completions=completions, context_id=["c0"] * 3, prefix=prefixes)
+    assert balanced == [1.0, 1.0, 1.0]  # after both spoke, ending and a second round are equally balanced
+    end_first = [[{"role": "assistant", "content": "Speaker: END"}]]
+    assert SpeakerBalanceReward(world)(prompts=None, completions=end_first, context_id=["c0"], prefix=["[]"]) == [0.0]
 
 
 def test_speaker_entropy():
