@@ -44,15 +44,23 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
-def watch_stages(root_pid: int, interval: float = 0.5) -> dict[str, dict[str, float]]:
-    """Until `root_pid` exits: {stage: {"wall_s", "peak_rss_mb"}} in the order stages started."""
+def watch_stages(root_pid: int, interval: float = 0.5, on_done=None) -> dict[str, dict[str, float]]:
+    """Until `root_pid` exits: {stage: {"wall_s", "peak_rss_mb"}} in the order stages started.
+
+    A stage's start is its first process's start, so attaching mid-stage still times it whole;
+    ``on_done(stage, figures)`` is called as each stage ends, so a run cut short keeps what finished."""
     root = psutil.Process(root_pid)
     seen: dict[int, str] = {}
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     peak: dict[str, float] = {}
+    done: set[str] = set()
+
+    def figures(s: str) -> dict[str, float]:
+        return {"wall_s": round(last[s] - first[s] + interval, 1), "peak_rss_mb": round(peak[s])}
+
     while _alive(root):
-        now = time.monotonic()
+        now = time.time()
         rss: dict[str, float] = {}
         try:
             # parents before children, so a worker finds its launcher already keyed
@@ -65,14 +73,18 @@ def watch_stages(root_pid: int, interval: float = 0.5) -> dict[str, dict[str, fl
                 continue
             try:
                 rss[stage] = rss.get(stage, 0.0) + proc.memory_info().rss / 2**20
+                first[stage] = min(first.get(stage, now), proc.create_time())
             except psutil.NoSuchProcess:
                 continue
+        for stage in [s for s in last if s not in rss and s not in done]:
+            done.add(stage)
+            if on_done:
+                on_done(stage, figures(stage))
         for stage, mb in rss.items():
-            first.setdefault(stage, now)
             last[stage] = now
             peak[stage] = max(peak.get(stage, 0.0), mb)
         time.sleep(interval)
-    return {s: {"wall_s": round(last[s] - first[s] + interval, 1), "peak_rss_mb": round(peak[s])} for s in first}
+    return {s: figures(s) for s in first}
 
 
 def flat(stages: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -91,7 +103,7 @@ def main() -> None:
     ap.add_argument("--attach", type=int, required=True, help="PID of a running `dvc repro`")
     ap.add_argument("--record", metavar="PROFILE", help="merge the figures into metrics/bench.json under stage.PROFILE.*")
     args = ap.parse_args()
-    stages = watch_stages(args.attach)
+    stages = watch_stages(args.attach, on_done=lambda s, fig: print(s, json.dumps(fig), flush=True))
     print(table(stages))
     print(json.dumps(stages, indent=2))
     if args.record:
