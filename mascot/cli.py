@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--params", default="params.yaml", help="for group_label.rubric, the rubric of the sheet")
     h.add_argument("-o", "--output", default="metrics/human_eval.json", help="where the agreement metrics go")
 
+    ex = sub.add_parser(
+        "export-serving",
+        help="write π_SFT merged and print the vLLM command that serves the trained group's adapters (serving.*)",
+    )
+    ex.add_argument("--repo", default=".", help="the repository the group was trained in")
+    ex.add_argument("--rev", help="a git revision or DVC experiment name; default: the workspace's outputs")
+    ex.add_argument("-o", "--output", default="serving", help="folder for the merged π_SFT")
+
     for name, text in (
         ("chat", "talk with the trained group in the terminal (run after `dvc repro`)"),
         ("serve", "serve the trained group over OpenAI's chat completions API, with a web page"),
@@ -101,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             return score_cli(args)
         elif args.command in ("chat", "serve"):
             return talk(args)
+        elif args.command == "export-serving":
+            import shlex
+
+            from mascot.app.export import export_serving
+
+            print(shlex.join(export_serving(args.repo, args.output, args.rev)))
         elif args.command == "human-eval":
             return human_eval(args)
         elif args.command == "sample":

@@ -173,6 +173,31 @@ class GenerationConfig(Section):
     endpoint: OpenAIEndpoint = F(OpenAIEndpoint(), "Used when backend is openai.")
 
 
+class ServingConfig(Section):
+    backend: Literal["transformers", "openai"] = F(
+        "transformers",
+        "Who runs the trained group in rollouts, evaluate, mbti and chat: the in-process models, or an "
+        "OpenAI-compatible server holding π_SFT with each adapter served as a model of its own (vLLM "
+        "`--enable-lora --lora-modules`; `mascot export-serving` writes the merged π_SFT and prints the command). "
+        "grpo_director always runs in-process: it trains the director it would otherwise have to serve.",
+    )
+    endpoint: OpenAIEndpoint = F(
+        OpenAIEndpoint(model="mascot-sft"),
+        "The server; its `model` is π_SFT (base and SFT adapter merged), which answers requests without an adapter.",
+    )
+    models: dict[str, str] = F(
+        {"shared": "mascot-agents", "director_sft": "mascot-director-sft", "director": "mascot-director"},
+        "Served model name of each adapter the group asks for: the agents' (`shared`, or each persona's card name "
+        "with grpo_agents.adapter: per_persona), `director_sft` (rollouts) and `director` (evaluate, mbti, chat). "
+        "A stage that needs an adapter missing here stops before it generates.",
+    )
+    base_endpoint: OpenAIEndpoint | None = F(
+        None,
+        "Where the untrained base model is served (evaluation's base-model systems, MBTI's simulated users); null "
+        "keeps it in-process. A second server: vLLM serves one base model per process.",
+    )
+
+
 class CandidatesConfig(Section):
     k: int = F(4, "Samples per (context, persona): the K candidates the judge ranks.", ge=2)
     temperature: float = F(0.8, "Sampling temperature (> 0 so the K samples differ).", gt=0)
@@ -650,6 +675,9 @@ class MascotConfig(Section):
     conversation: ConversationConfig = F(ConversationConfig(), "The group conversation: director → directive → agent.")
     director_sft: DirectorSFTConfig = F(
         DirectorSFTConfig(), "Stage director_sft: the director's LoRA warm-started on the directive format."
+    )
+    serving: ServingConfig = F(
+        ServingConfig(), "The trained group on an OpenAI-compatible server instead of in-process (off by default)."
     )
     rollouts: RolloutsConfig = F(RolloutsConfig(), "Stage rollouts: N-turn blocks by the director and the agents.")
     group_label: GroupLabelConfig = F(GroupLabelConfig(), "Stage group_label: judge scores of blocks and block pairs.")

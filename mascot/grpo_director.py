@@ -232,7 +232,7 @@ def train_director(
 
     g = cfg.grpo_director
     device = "cpu" if g.use_cpu else cfg.model.device
-    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, device=device)
+    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, device=device, in_process=True)
     by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
     rm = RewardModel.load(rm_dir, device=device, prompts_dir=cfg.prompts_dir, kind="group")
     world = DirectorWorld(engine, rm, by_id, cards, cfg.groups())
@@ -309,7 +309,8 @@ def compare_director(
     held = sample_contexts(contexts.filter(pl.col("split") == check.split), check.contexts_per_domain, check.seed)
     if held.is_empty():
         raise ValueError(f"grpo_director.check.split: no '{check.split}' contexts; add it to ingest.splits")
-    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, {WARM: warm_dir, DIRECTOR: director_dir})
+    directors = {WARM: warm_dir, DIRECTOR: director_dir}
+    engine = group_engine(base_dir, sft_dir, agents, cards, cfg, directors, in_process=True)
     groups = cfg.groups()
     world = DirectorWorld(engine, rm, {}, cards, groups)
     plan = [(ctx, s) for ctx in held.iter_rows(named=True) for s in range(check.samples)]

@@ -20,27 +20,48 @@ WARM = "director_sft"  # its warm start on the directive format (models/director
 
 def policy_backend(
     base_dir, sft_dir, agents: Agents, cfg: MascotConfig, directors: Mapping[str, str | Path] | None = None,
-    device: str | None = None,
+    device: str | None = None, in_process: bool = False,
 ):
-    """The in-process backend of base + π_SFT (merged) with the agents' adapters and the named
-    director adapters; without an adapter it speaks as π_SFT."""
+    """Base + π_SFT (merged) with the agents' adapters and the named director adapters; without an
+    adapter it speaks as π_SFT. In-process, or on the server of ``cfg.serving`` (unless ``in_process``),
+    where every one of those adapters must have a served model name."""
     from mascot.llm import get_backend
 
     adapters = agents.paths() | {name: Path(path) for name, path in (directors or {}).items()}
+    serving = cfg.serving
+    if serving.backend == "openai" and not in_process:
+        missing = sorted(set(adapters) - set(serving.models))
+        if missing:
+            raise ValueError(
+                f"serving.models: no served model for adapter(s) {missing} (of {sorted(adapters)}); serve them "
+                "(`mascot export-serving` prints the vLLM command) and name them there"
+            )
+        return get_backend("openai")(serving.endpoint, {name: serving.models[name] for name in adapters})
     return get_backend("transformers")(
         base_dir, adapters=adapters, merge=sft_dir, dtype=cfg.model.dtype, device=device or cfg.model.device,
         batch_size=cfg.rollouts.chunk_size,
     )  # fmt: skip
 
 
+def base_backend(base_dir, cfg: MascotConfig, device: str | None = None):
+    """The untrained base model: in-process, or at ``serving.base_endpoint`` when one is set."""
+    from mascot.llm import get_backend
+
+    if cfg.serving.base_endpoint is not None:
+        return get_backend("openai")(cfg.serving.base_endpoint)
+    return get_backend("transformers")(
+        base_dir, dtype=cfg.model.dtype, device=device or cfg.model.device, batch_size=cfg.rollouts.chunk_size
+    )
+
+
 def group_engine(
     base_dir, sft_dir, agents: Agents, cards: Registry[Persona], cfg: MascotConfig,
-    directors: Mapping[str, str | Path] | None = None, device: str | None = None,
+    directors: Mapping[str, str | Path] | None = None, device: str | None = None, in_process: bool = False,
 ) -> GroupEngine:
     """The conversation engine over :func:`policy_backend`; the first of ``directors`` directs
     (switch with ``engine.director_adapter``)."""
     directors = dict(directors or {})
-    backend = policy_backend(base_dir, sft_dir, agents, cfg, directors, device)
+    backend = policy_backend(base_dir, sft_dir, agents, cfg, directors, device, in_process)
     groups = cfg.groups()
     return GroupEngine(
         backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -186,9 +188,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_llama_server(log_dir: Path, *extra: str):
+def running_llama_server(log_dir: Path, *extra: str, aliases: Sequence[str] = ()):
     """Base URL (no /v1) of a llama.cpp server on the offline SmolLM2 GGUF, started as in
     tests/test_openai_backend.py except:
+    - with ``aliases`` it serves the GGUF under each of those model names (a config file: the
+      server then takes no other command-line settings), as vLLM serves LoRA modules by name;
     - its log goes to a file: the server logs timings on stderr for every request, and an
       unread PIPE fills up after a few dozen requests and blocks the server mid-request;
     - one thread: on a busy 2-core machine ggml's multi-threaded prompt eval of a 33-token
@@ -199,12 +203,17 @@ def running_llama_server(log_dir: Path, *extra: str):
     port = free_port()
     log_path = log_dir / "stderr.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+    model = {"model": f"{folder}/{name}", "n_ctx": 2048, "seed": 0, "n_threads": 1, "n_threads_batch": 1}
+    args = ["--model", model["model"], "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+            "--interrupt_requests", "false", "--seed", "0", "--n_threads", "1", "--n_threads_batch", "1", *extra]
+    if aliases:
+        config = {"host": "127.0.0.1", "port": port, "interrupt_requests": False,
+                  "models": [{**model, "model_alias": alias} for alias in aliases]}
+        (log_dir / "config.json").write_text(json.dumps(config))
+        args = ["--config_file", str(log_dir / "config.json")]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", f"{folder}/{name}", "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--interrupt_requests", "false", "--seed", "0",
-         "--n_threads", "1", "--n_threads_batch", "1", *extra],
-        stdout=subprocess.DEVNULL, stderr=log,
-    )
+        [sys.executable, "-m", "llama_cpp.server", *args], stdout=subprocess.DEVNULL, stderr=log
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     try:

@@ -142,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         eligible = self.command == "POST" and path.rstrip("/") in proxy.fault_paths
         kind = proxy._draw(self.command, self.path, eligible)
+        if eligible:
+            proxy._record_model(body)
         try:
             if kind in ERROR_BODIES:
                 self._answer_error(kind)
@@ -244,6 +246,7 @@ class FaultyProxy:
         requests: total requests received.
         history: ``(method, path, kind)`` of each request in arrival order (kind is a fault
             kind, ``"clean"`` or ``"passthrough"``).
+        models: completion requests per ``model`` named in their body.
         upstream_errors: exceptions from the upstream call (each answered 502 to the client).
         errors: unexpected exceptions in handler threads (should stay empty).
     """
@@ -292,6 +295,7 @@ class FaultyProxy:
         self._counts = {kind: 0 for kind in (*FAULTS, "clean", "passthrough")}
         self._eligible_seen = 0
         self._history: list[tuple[str, str, str]] = []
+        self._models: dict[str, int] = {}
         self._upstream_errors: list[BaseException] = []
         self._errors: list[BaseException] = []
         self._upstream_socks: set[socket.socket] = set()
@@ -370,6 +374,12 @@ class FaultyProxy:
             return list(self._history)
 
     @property
+    def models(self) -> dict[str, int]:
+        """Completion requests per ``model`` named in their body."""
+        with self._lock:
+            return dict(self._models)
+
+    @property
     def upstream_errors(self) -> list[BaseException]:
         with self._lock:
             return list(self._upstream_errors)
@@ -401,6 +411,14 @@ class FaultyProxy:
             self._counts[label] += 1
             self._history.append((method, path, label))
             return kind
+
+    def _record_model(self, body: bytes) -> None:
+        try:
+            model = str(json.loads(body).get("model"))
+        except (ValueError, AttributeError):
+            model = "<unreadable body>"
+        with self._lock:
+            self._models[model] = self._models.get(model, 0) + 1
 
     def _call_upstream(self, method: str, path: str, headers, body: bytes):
         conn = HTTPConnection(self.upstream_host, self.upstream_port, timeout=self.upstream_timeout)

@@ -35,7 +35,7 @@ from mascot.eval.backends import HiddenReasoning, MultiAgentESC, SelfConsistency
 from mascot.personas import Persona
 from mascot.prompts import SFT_SPEAKER, Prompts
 from mascot.registry import Registry
-from mascot.trained_group import DIRECTOR, policy_backend
+from mascot.trained_group import DIRECTOR, base_backend, policy_backend
 
 PERSONA_TEMPLATES = ("persona_system.jinja", "group_turn_user.jinja")
 NAME_ONLY_TEMPLATES = ("companion_system.jinja", "group_turn_user.jinja")
@@ -130,11 +130,7 @@ class EvalEngines:
     def backend(self, weights: str):
         if weights not in self._backends:
             if weights == "base":
-                from mascot.llm import get_backend
-
-                self._backends[weights] = get_backend("transformers")(
-                    self.base_dir, dtype=self.cfg.model.dtype, device=self.device, batch_size=self.cfg.rollouts.chunk_size
-                )  # fmt: skip
+                self._backends[weights] = base_backend(self.base_dir, self.cfg, self.device)
             else:
                 self._backends[weights] = policy_backend(
                     self.base_dir, self.sft_dir, self.agents, self.cfg, {DIRECTOR: self.director_dir}, self.device

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 
 from mascot.config import OpenAIEndpoint
 from mascot.llm import BACKENDS, BackendError, Generation, Message, SamplingParams
@@ -25,9 +26,22 @@ def api_key(endpoint: OpenAIEndpoint) -> str:
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(self, endpoint: OpenAIEndpoint):
+    def __init__(self, endpoint: OpenAIEndpoint, adapter_models: Mapping[str, str] | None = None):
+        """``adapter_models``: the served model name of each adapter a caller may ask for (vLLM
+        serves each LoRA module under its own name); requests without an adapter go to ``endpoint.model``."""
         self.endpoint = endpoint
+        self.adapter_models = dict(adapter_models or {})
         self.model_name = f"{endpoint.model}@{endpoint.base_url}"
+
+    def served_model(self, adapter: str | None) -> str:
+        if adapter is None:
+            return self.endpoint.model
+        if adapter not in self.adapter_models:
+            raise ValueError(
+                f"{self.endpoint.base_url}: no served model for adapter '{adapter}' "
+                f"(serving.models names {sorted(self.adapter_models) or 'none'})"
+            )
+        return self.adapter_models[adapter]
 
     def count_tokens(self, messages: list[Message]) -> int:
         # No tokenizer on the client side: a conservative estimate (~3.5 chars per token).
@@ -36,13 +50,12 @@ class OpenAIBackend:
     def generate(
         self, prompts: list[list[Message]], params: SamplingParams, seeds: list[int], adapter: str | None = None
     ) -> list[Generation]:
-        if adapter is not None:
-            raise ValueError("the openai backend serves one model; per-persona adapters need the transformers backend")
+        model = self.served_model(adapter)
         if len(seeds) != len(prompts):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
-        return asyncio.run(self._generate_all(prompts, params, seeds))
+        return asyncio.run(self._generate_all(prompts, params, seeds, model))
 
-    async def _generate_all(self, prompts, params, seeds) -> list[Generation]:
+    async def _generate_all(self, prompts, params, seeds, model: str) -> list[Generation]:
         from openai import APIError, AsyncOpenAI
 
         ep = self.endpoint
@@ -54,7 +67,7 @@ class OpenAIBackend:
             async def one(messages: list[Message], seed: int) -> Generation:
                 async with gate:
                     resp = await client.chat.completions.create(
-                        model=ep.model,
+                        model=model,
                         messages=messages,
                         temperature=params.temperature,
                         top_p=params.top_p,
@@ -72,5 +85,5 @@ class OpenAIBackend:
                 return list(await asyncio.gather(*(one(m, s) for m, s in zip(prompts, seeds))))
             except APIError as exc:
                 raise BackendError(
-                    f"{ep.base_url} (model {ep.model!r}) failed after {ep.max_retries} retries: {exc}"
+                    f"{ep.base_url} (model {model!r}) failed after {ep.max_retries} retries: {exc}"
                 ) from exc
