@@ -1,5 +1,6 @@
 """The trained group as one conversation engine: base + π_SFT with the agents' adapters and the
-director's, loaded from the pipeline's model folders (rollouts, the director's check, chat)."""
+director's, loaded from the pipeline's model folders or served by an OpenAI-compatible LoRA server
+(``serving.*``) — rollouts, the director's check (always in-process), evaluation, chat."""
 
 from __future__ import annotations
 

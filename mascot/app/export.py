@@ -8,6 +8,7 @@ every other adapter is served on top of it under the name `serving.models` gives
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mascot.app.workspace import group_files
@@ -17,8 +18,6 @@ from mascot.config import load_config
 def export_serving(repo: str | Path = ".", out: str | Path = "serving", rev: str | None = None) -> list[str]:
     """Write π_SFT merged to ``out``/sft; return the vLLM command line (as arguments) that serves it
     with the agents' and the directors' adapters under their ``serving.models`` names."""
-    import json
-
     from transformers import AutoTokenizer
 
     from mascot.grpo_agents import Agents, load_policy
