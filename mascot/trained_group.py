@@ -38,10 +38,7 @@ def policy_backend(
                 "(`mascot export-serving` prints the vLLM command) and name them there"
             )
         return get_backend("openai")(serving.endpoint, {name: serving.models[name] for name in adapters})
-    return get_backend("transformers")(
-        base_dir, adapters=adapters, merge=sft_dir, dtype=cfg.model.dtype, device=device or cfg.model.device,
-        batch_size=cfg.rollouts.chunk_size,
-    )  # fmt: skip
+    return in_process_backend(base_dir, cfg, device, adapters=adapters, merge=sft_dir)
 
 
 def base_backend(base_dir, cfg: MascotConfig, device: str | None = None):
@@ -50,9 +47,17 @@ def base_backend(base_dir, cfg: MascotConfig, device: str | None = None):
 
     if cfg.serving.base_endpoint is not None:
         return get_backend("openai")(cfg.serving.base_endpoint)
+    return in_process_backend(base_dir, cfg, device)
+
+
+def in_process_backend(base_dir, cfg: MascotConfig, device: str | None = None, **weights):
+    """The transformers backend of ``base_dir`` (``weights``: its adapters and the one to merge)."""
+    from mascot.llm import get_backend
+
     return get_backend("transformers")(
-        base_dir, dtype=cfg.model.dtype, device=device or cfg.model.device, batch_size=cfg.rollouts.chunk_size
-    )
+        base_dir, dtype=cfg.model.dtype, device=device or cfg.model.device, batch_size=cfg.rollouts.chunk_size,
+        **weights,
+    )  # fmt: skip
 
 
 def group_engine(
