@@ -140,7 +140,7 @@ def train_director_sft(
     set_seed(w.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-sft-")
     trainer = SFTTrainer(
-        model=load_policy(base_dir, sft_dir, cfg.model.dtype),
+        model=load_policy(base_dir, sft_dir),
         args=TRLSFTConfig(**trainer_args(w, scratch, has_eval=bool(evals)), max_length=w.max_length),
         train_dataset=Dataset.from_list([{k: e[k] for k in ("prompt", "completion")} for e in train]),
         eval_dataset=Dataset.from_list([{k: e[k] for k in ("prompt", "completion")} for e in evals]) if evals else None,

@@ -103,7 +103,8 @@ class Agents:
 
 
 def load_policy(base_dir: str | Path, sft_dir: str | Path | None, dtype: str = "float32"):
-    """π_SFT as plain weights: the SFT adapter merged, so the GRPO LoRA is the only adapter."""
+    """π_SFT as plain weights: the SFT adapter merged, so the GRPO LoRA is the only adapter. Training stages
+    keep the float32 default (their mixed precision is the `bf16` flag); serving exports take model.dtype."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -194,7 +195,7 @@ def train_agents(
         set_seed(g.seed)
         scratch = tempfile.mkdtemp(prefix="mascot-grpo-")
         trainer = GRPOTrainer(
-            model=load_policy(base_dir, sft_dir, cfg.model.dtype),
+            model=load_policy(base_dir, sft_dir),
             reward_funcs=rewards,
             args=grpo_args(g, scratch, [f.__name__ for f in rewards], g.max_completion_length),
             train_dataset=Dataset.from_list(examples),

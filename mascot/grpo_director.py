@@ -245,7 +245,7 @@ def train_director(
     set_seed(g.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-")
     # with β > 0 TRL copies this adapter into a frozen "ref" adapter: the KL anchor is the warm start
-    policy = PeftModel.from_pretrained(load_policy(base_dir, sft_dir, cfg.model.dtype), str(warm_dir), is_trainable=True)
+    policy = PeftModel.from_pretrained(load_policy(base_dir, sft_dir), str(warm_dir), is_trainable=True)
     trainer = GRPOTrainer(
         model=policy,
         reward_funcs=rewards,

@@ -418,6 +418,8 @@ def train_reward_model(
     log.info("%s_rm: %d steps in %.1f s", kind, result.global_step, result.metrics.get("train_runtime", 0.0))
     trainable, total = trainer.model.get_nb_trainable_parameters()
 
+    # bf16 training wraps forward in autocast; unwrapped, the probe scores in float32 like the saved model
+    adapter_rm.model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     probe = (eval_pairs if eval_rows else train_pairs).head(MERGE_PROBE)
     probe_rows, probe_personas = _pair_inputs(probe, by_id, resolve)
     probe_scores = adapter_rm.score(probe_rows, probe_personas, probe["chosen"].to_list(), cfg.batch_size)
@@ -425,7 +427,7 @@ def train_reward_model(
     shutil.rmtree(scratch, ignore_errors=True)
     if not trainer.accelerator.is_main_process:  # under accelerate launch the main process saves
         return None
-    merged = trainer.model.merge_and_unload()
+    merged = adapter_rm.model.merge_and_unload()
     out_dir = Path(out_dir)
     merged.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

@@ -45,13 +45,14 @@ def train_sft(
 ) -> dict | None:
     """Train the adapter, save it to ``out_dir``; return final metrics (None on the other
     processes of a multi-process launch)."""
+    import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)  # bf16 is autocast, not weights
 
     def count(messages):
         # transformers 5 returns a BatchEncoding here; its len() would be the number of keys

@@ -123,7 +123,9 @@ def test_check_uses_the_same_prompts_and_seeds_before_and_after(trained, tiny_mo
     key = ["context_id", "persona", "sample_idx", "seed"]
     assert before.select(key).equals(after.select(key))
     # "before" is π_SFT (here the bare base): what a backend without adapters says to the same requests
-    plain = get_backend("transformers")(tiny_model, device="cpu", batch_size=cfg.grpo_agents.check.batch_size)
+    plain = get_backend("transformers")(
+        tiny_model, dtype=cfg.model.dtype, device="cpu", batch_size=cfg.grpo_agents.check.batch_size
+    )
     held = sample_contexts(contexts.filter(pl.col("split") == "valid"), 1, cfg.grpo_agents.check.seed)
     [requests] = check_requests(held, CARDS, cfg, agents, plain.count_tokens).values()
     gens = plain.generate([r["prompt"] for r in requests], check_params(cfg), [r["seed"] for r in requests])

