@@ -5,9 +5,15 @@ max_steps) into a temporary folder, so models/agents is left alone; the before/a
 Run it plainly, or under accelerate to measure data parallelism:
 
     python benchmarks/grpo_step.py [--steps N] [--set grpo_agents.gradient_checkpointing=true]
+    python benchmarks/grpo_step.py --stand-ins [--steps N]   # after `dvc repro ingest` only
     accelerate launch --config_file configs/accelerate/cpu_ddp.yaml benchmarks/grpo_step.py [--steps N]
 
 Each process prints its own line; the first step (warm-up, allocations) is left out of the mean.
+
+--stand-ins trains on the bare base (no SFT adapter) against an untrained persona RM (random scalar head)
+built from models/base, so only `dvc repro ingest` has to have run. Step time and memory depend on the
+shapes, not on what the models have learned, except the completion lengths: the untrained base fills
+max_completion_length more often than π_SFT does, so stand-in figures are upper bounds.
 """
 
 from __future__ import annotations
@@ -43,17 +49,38 @@ class StepClock(TrainerCallback):
         self.times.append(time.perf_counter() - self._start)
 
 
+def untrained_rm(base: str, out: Path, cfg) -> Path:
+    """A persona-RM folder on the base: a random scalar head, unit reward scale, the pipeline's prompts."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from mascot.reward_model import META_FILE
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    meta = {"prompts_dir": cfg.prompts_dir, "max_length": cfg.persona_rm.max_length, "reward_mean": 0.0, "reward_std": 1.0}
+    (out / META_FILE).write_text(json.dumps(meta))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--stand-ins", action="store_true",
+                        help="the bare base and an untrained persona RM instead of models/sft and models/persona_rm")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a param, YAML value (e.g. grpo_agents.gradient_checkpointing=true)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    for need in ("models/base", "models/sft", "models/persona_rm", "data/contexts.parquet"):
+    needs = ("models/base", "data/contexts.parquet") + (() if args.stand_ins else ("models/sft", "models/persona_rm"))
+    for need in needs:
         if not Path(need).exists():
-            print(f"{need} is missing: run `dvc repro persona_rm` first", file=sys.stderr)
+            print(f"{need} is missing: run `dvc repro {'ingest' if args.stand_ins else 'persona_rm'}` first", file=sys.stderr)
             return 2
     overrides = {"grpo_agents.max_steps": args.steps}
     for item in args.set:
@@ -63,8 +90,11 @@ def main() -> int:
     g = cfg.grpo_agents
     clock = StepClock()
     with tempfile.TemporaryDirectory() as tmp:
+        sft, rm = ("models/sft", "models/persona_rm")
+        if args.stand_ins:
+            sft, rm = None, untrained_rm("models/base", Path(tmp) / "rm", cfg)
         train_agents(
-            "models/base", "models/sft", "models/persona_rm", read_table("data/contexts.parquet", CONTEXTS),
+            "models/base", sft, rm, read_table("data/contexts.parquet", CONTEXTS),
             load_cards(cfg.personas.dir), cfg, Path(tmp) / "agents", Path(tmp) / "plots", callbacks=[clock],
         )  # fmt: skip
     steady = clock.times[1:] or clock.times
@@ -76,7 +106,7 @@ def main() -> int:
         "group_size": g.num_generations, "max_completion_length": g.max_completion_length,
         "first_step_s": round(clock.times[0], 2), "seconds_per_step": round(statistics.fmean(steady), 2),
         "peak_rss_gb": round(peak_gb, 2), "torch_threads": __import__("torch").get_num_threads(),
-        "gradient_checkpointing": g.gradient_checkpointing,
+        "gradient_checkpointing": g.gradient_checkpointing, "stand_ins": args.stand_ins,
     }))  # fmt: skip
     return 0
 
