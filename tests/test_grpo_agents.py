@@ -249,4 +249,4 @@ def test_vllm_generation_is_switched_on_by_params_alone(tmp_path):
     colocate = grpo_args(GRPOAgentsConfig(use_vllm=True, vllm_gpu_memory_utilization=0.5), str(tmp_path), names, 64)
     assert (colocate.vllm_mode, colocate.vllm_gpu_memory_utilization) == ("colocate", 0.5)
     with pytest.raises(ValueError, match="not a multiple of num_generations"):
-        GRPOAgentsConfig(batch_size=6, num_generations=4)
+        GRPOAgentsConfig(batch_size=6, gradient_accumulation_steps=1, num_generations=4)
