@@ -10,8 +10,8 @@ import random
 import statistics
 
 import polars as pl
-import torch
 import pytest
+import torch
 
 from mascot.config import LoraConfig, PersonaRMConfig
 from mascot.data import contexts_frame
