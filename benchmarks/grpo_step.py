@@ -35,6 +35,7 @@ from transformers import TrainerCallback
 from mascot.config import load_config
 from mascot.grpo_agents import train_agents
 from mascot.personas import load_cards
+from mascot.reward_model import write_untrained_reward_model
 from mascot.schemas import CONTEXTS, read_table
 
 
@@ -47,24 +48,6 @@ class StepClock(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         self.times.append(time.perf_counter() - self._start)
-
-
-def untrained_rm(base: str, out: Path, cfg) -> Path:
-    """A persona-RM folder on the base: a random scalar head, unit reward scale, the pipeline's prompts."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from mascot.reward_model import META_FILE
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    meta = {"prompts_dir": cfg.prompts_dir, "max_length": cfg.persona_rm.max_length, "reward_mean": 0.0, "reward_std": 1.0}
-    (out / META_FILE).write_text(json.dumps(meta))
-    return out
 
 
 def main() -> int:
@@ -90,9 +73,11 @@ def main() -> int:
     g = cfg.grpo_agents
     clock = StepClock()
     with tempfile.TemporaryDirectory() as tmp:
-        sft, rm = ("models/sft", "models/persona_rm")
-        if args.stand_ins:
-            sft, rm = None, untrained_rm("models/base", Path(tmp) / "rm", cfg)
+        sft, rm = "models/sft", "models/persona_rm"
+        if args.stand_ins:  # unit reward scale: standardizing leaves the random head's rewards as they are
+            meta = {"prompts_dir": cfg.prompts_dir, "max_length": cfg.persona_rm.max_length,
+                    "reward_mean": 0.0, "reward_std": 1.0}  # fmt: skip
+            sft, rm = None, write_untrained_reward_model("models/base", Path(tmp) / "rm", meta)
         train_agents(
             "models/base", sft, rm, read_table("data/contexts.parquet", CONTEXTS),
             load_cards(cfg.personas.dir), cfg, Path(tmp) / "agents", Path(tmp) / "plots", callbacks=[clock],

@@ -32,8 +32,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
-LORA_TARGETS = {"attention": ATTENTION, "all": [*ATTENTION, "gate_proj", "up_proj", "down_proj"]}
+from mascot.config import PersonaRMConfig, SFTConfig  # noqa: E402 - the targets the stages train
+
+LORA_TARGETS = {"attention": PersonaRMConfig().lora.target_modules, "all": SFTConfig().lora.target_modules}
 
 
 def timed(fn, repeats: int) -> float:

@@ -125,21 +125,9 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
 
 def build_tiny_rm(base: Path, out: Path, **meta) -> Path:
     """A reward-model folder on a tiny base: random scalar head, the given ``mascot_rm.json``."""
-    import json
+    from mascot.reward_model import write_untrained_reward_model
 
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from mascot.reward_model import META_FILE
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / META_FILE).write_text(json.dumps({"prompts_dir": str(REPO / "configs/prompts"), **meta}))
-    return out
+    return write_untrained_reward_model(base, out, {"prompts_dir": str(REPO / "configs/prompts"), **meta})
 
 
 def build_tiny_agents(base: Path, out: Path, personas: list[str]) -> Path:
