@@ -30,8 +30,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 repro: setup
 	PATH="$(BIN):$$PATH" dvc repro
 
+# one worker per core (up to 4), each test file whole on one worker: a file's tests share its
+# fixtures (the tiny pipeline repo is built once and its tests run in order)
 test: setup-test
-	PATH="$(BIN):$$PATH" python -m pytest -q
+	PATH="$(BIN):$$PATH" python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 bench: setup-test
 	PATH="$(BIN):$$PATH" python benchmarks/candidates_throughput.py

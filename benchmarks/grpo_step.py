@@ -35,7 +35,7 @@ from transformers import TrainerCallback
 from mascot.config import load_config
 from mascot.grpo_agents import train_agents
 from mascot.personas import load_cards
-from mascot.reward_model import write_untrained_reward_model
+from mascot.stand_ins import write_untrained_reward_model
 from mascot.schemas import CONTEXTS, read_table
 
 

@@ -489,23 +489,6 @@ def train_reward_model(
 TURN_KEYS = ("speaker", "text")
 
 
-def write_untrained_reward_model(base_dir: str | Path, out_dir: str | Path, meta: dict[str, Any]) -> Path:
-    """A reward-model folder on ``base_dir`` with a random scalar head (seed 0) and ``meta`` as its
-    mascot_rm.json: a stand-in where a trained model's shapes matter, not its rewards (tests, benchmarks)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    torch.manual_seed(0)
-    out_dir = Path(out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=1, dtype=torch.float32)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    (out_dir / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
-    return out_dir
-
-
 def _read_history(path: str | Path) -> list[dict[str, str]]:
     """A JSON list of {"speaker": ..., "text": ...} turns, oldest first."""
     path = Path(path)

@@ -27,6 +27,10 @@ CHATML = (
 )
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one worker per core: a worker (and the stages it starts) taking every core
+    # would oversubscribe them, and OpenMP's spin-waits then cost several times the work itself.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 # what a DVC repo of this pipeline needs: code, dvc.yaml, configs and the offline sample
 PIPELINE_FILES = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
@@ -125,30 +129,22 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
 
 def build_tiny_rm(base: Path, out: Path, **meta) -> Path:
     """A reward-model folder on a tiny base: random scalar head, the given ``mascot_rm.json``."""
-    from mascot.reward_model import write_untrained_reward_model
+    from mascot.stand_ins import write_untrained_reward_model
 
     return write_untrained_reward_model(base, out, {"prompts_dir": str(REPO / "configs/prompts"), **meta})
 
 
+def tiny_lora(modules=("q_proj", "v_proj")):
+    from mascot.config import LoraConfig
+
+    return LoraConfig(r=4, alpha=8, dropout=0.0, target_modules=list(modules))
+
+
 def build_tiny_agents(base: Path, out: Path, personas: list[str]) -> Path:
     """A shared agents' adapter on a tiny base: a LoRA with random (non-zero) weights, so it changes replies."""
-    import json
+    from mascot.stand_ins import write_untrained_agents
 
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    from mascot.grpo_agents import AGENTS_META, SHARED
-
-    torch.manual_seed(1)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(base),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"),
-    )
-    model.save_pretrained(out / SHARED)
-    meta = {"mode": SHARED, "adapters": {p: SHARED for p in personas}}
-    (out / AGENTS_META).write_text(json.dumps(meta))
-    return out
+    return write_untrained_agents(base, out, personas, tiny_lora(), seed=1, random_weights=True)
 
 
 @pytest.fixture(scope="module")
@@ -231,14 +227,9 @@ def llama_server(tmp_path_factory):
 
 def build_tiny_adapter(base: Path, out: Path, seed: int, modules=("q_proj", "v_proj")) -> Path:
     """A LoRA adapter folder on a tiny base with random (non-zero) weights."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+    from mascot.stand_ins import write_untrained_adapter
 
-    torch.manual_seed(seed)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=list(modules), init_lora_weights=False, task_type="CAUSAL_LM")
-    get_peft_model(AutoModelForCausalLM.from_pretrained(base), config).save_pretrained(out)
-    return out
+    return write_untrained_adapter(base, out, tiny_lora(modules), seed, random_weights=True)
 
 
 def build_tiny_group(root: Path, **conversation) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -26,7 +25,7 @@ from mascot.reward_model import META_FILE, RewardModel
 from mascot.rewards import FormatReward, PersonaRMReward
 from mascot.schemas import AGENTS_CHECK, validate
 
-from .conftest import REPO, build_tiny_rm, free_port
+from .conftest import REPO, build_tiny_rm
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CARDS = load_cards(REPO / "configs/personas")
@@ -193,44 +192,6 @@ def test_missing_reward_scale_and_missing_adapters_are_named(tiny_rm, tmp_path):
     (tmp_path / "agents" / AGENTS_META).write_text(json.dumps({"mode": "shared", "adapters": {"the_anchor": "shared"}}))
     with pytest.raises(FileNotFoundError, match="the_anchor.*shared"):
         Agents.load(tmp_path / "agents")
-
-
-def test_the_stage_runs_under_accelerate_launch_with_two_cpu_processes(tiny_model, tiny_rm, contexts, tmp_path):
-    """The data-parallel path: torchrun starts two processes that train one adapter over gloo;
-    only the main process writes the check and the metrics."""
-    import os
-    import subprocess
-    import sys
-
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    from mascot.config import dump_params
-    from mascot.schemas import CONTEXTS, read_table, write_table
-
-    sft = tmp_path / "sft"  # an untrained (identity) SFT adapter: the stage merges whatever it is given
-    get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")
-    ).save_pretrained(sft)
-    write_table(contexts, tmp_path / "contexts.parquet", CONTEXTS)
-    (tmp_path / "params.yaml").write_text(dump_params(tiny_cfg(tiny_model)))
-    accelerate = Path(sys.executable).parent / "accelerate"
-    out = tmp_path / "agents"
-    cmd = [
-        str(accelerate), "launch", "--config_file", str(REPO / "configs/accelerate/cpu_ddp.yaml"),
-        "--main_process_port", str(free_port()),
-        "-m", "pipeline.grpo_agents", "--params", str(tmp_path / "params.yaml"), "--base", str(tiny_model),
-        "--sft", str(sft), "--rm", str(tiny_rm), "--contexts", str(tmp_path / "contexts.parquet"), "--out", str(out),
-        "--check", str(tmp_path / "check.parquet"), "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "plots"),
-    ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{accelerate.parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "on 2 process(es) (DistributedType.MULTI_CPU)" in done.stderr
-    metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["processes"] == 2 and metrics["steps"] == 2
-    assert Agents.load(out).paths() == {"shared": out / "shared"}
-    assert read_table(tmp_path / "check.parquet", AGENTS_CHECK).height == 2 * metrics["check_replies"]
 
 
 def test_vllm_generation_is_switched_on_by_params_alone(tmp_path):

@@ -260,7 +260,10 @@ def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo)
     for stage in training:
         assert f"{launcher} -m pipeline.{stage}" in out
     assert "on 2 process(es) (DistributedType.MULTI_CPU)" in out
-    assert json.loads((repo / "metrics/grpo_agents.json").read_text())["processes"] == 2
+    grpo = json.loads((repo / "metrics/grpo_agents.json").read_text())
+    assert grpo["processes"] == 2 and grpo["steps"] == profile_config("tiny").grpo_agents.max_steps
+    # the main process alone writes the check: one table of both rounds, not one per process
+    assert read_table(repo / "data/agents_check.parquet", AGENTS_CHECK).height == 2 * grpo["check_replies"]
     assert json.loads((repo / "metrics/grpo_director.json").read_text())["processes"] == 2
     assert json.loads((repo / "models/group_rm/mascot_rm.json").read_text())["reward_std"] > 0
     assert (repo / "models/sft/adapter_config.json").exists()
