@@ -1,0 +1,120 @@
+"""Wall time and peak memory of the evaluation stages (evaluate, mbti, report) on stand-ins for the
+trained models, so they can be measured without the hours of training that come first.
+
+Builds a workspace beside this repo's code: params.yaml (a profile plus --set overrides), the
+contexts (the ingest stage), this repo's models/base (`dvc repro base_model`), and untrained
+stand-ins for models/sft, models/agents and models/director with the LoRA shapes the profile
+trains (mascot/stand_ins.py). Then it runs the stages' own commands from dvc.yaml in order and
+watches each (stage_watch.py). Figures are printed and merged into metrics/bench.json under
+`evaluation.<label>.*`, with the counts they were measured at.
+
+Stand-ins speak as the bare base model, so the replies, directives and fall-backs differ from a
+trained group's: the figures are the stages' cost at these shapes and counts, not a trained run's
+to the second.
+
+    python benchmarks/evaluation_budget.py                              # the default profile: hours on 2 cores
+    python benchmarks/evaluation_budget.py --label small --set evaluate.contexts_per_domain=1 \\
+        --set "evaluate.systems=[mascot, single]" --set "mbti.types=[INTJ, ESFP]"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
+from stage_watch import flat, table, watch_stages  # noqa: E402
+from mascot.config import dump_params, load_config, profile_config  # noqa: E402
+from mascot.stand_ins import write_untrained_group  # noqa: E402
+
+STAGES = ["ingest", "evaluate", "mbti", "report"]  # ingest: the contexts evaluation reads (seconds)
+LINKED = ["pipeline", "mascot", "configs", "data/sample"]  # code and inputs the stages read, as in the repo
+
+
+def workspace(root: Path, base: Path, profile: str, overrides: dict) -> Path:
+    root.mkdir(parents=True)
+    for item in LINKED:
+        (root / item).parent.mkdir(parents=True, exist_ok=True)
+        (root / item).symlink_to(REPO / item)
+    (root / "params.yaml").write_text(dump_params(profile_config(profile)))
+    cfg = load_config(root / "params.yaml", overrides)  # validated: a typo in --set stops here
+    (root / "params.yaml").write_text(dump_params(cfg))
+    (root / "models").mkdir()
+    (root / "models/base").symlink_to(base.resolve())
+    write_untrained_group(base, root / "models", cfg)
+    return root
+
+
+def counts(root: Path) -> dict[str, float]:
+    """What the stages did, from their own outputs: the units the wall times cover."""
+    import polars as pl
+
+    rows = {name: pl.scan_parquet(root / f"data/{name}.parquet").select(pl.len()).collect().item()
+            for name in ("eval_replies", "eval_judgments", "mbti_conversations", "mbti_judgments")}  # fmt: skip
+    ev = json.loads((root / "metrics/eval.json").read_text())
+    mbti = json.loads((root / "metrics/mbti.json").read_text())
+    return {
+        "evaluate.conversations": ev["replies"],  # one per (system, context, sample)
+        "evaluate.turns": rows["eval_replies"],
+        "evaluate.judgments": rows["eval_judgments"],  # one per (turn, criterion) and pairwise comparison
+        "mbti.types": mbti["types"],
+        "mbti.conversations": mbti["conversations"],
+        "mbti.turns": rows["mbti_conversations"],
+        "mbti.judgments": rows["mbti_judgments"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a param, YAML value (e.g. evaluate.contexts_per_domain=1)")
+    ap.add_argument("--label", help="key in metrics/bench.json (default: the profile's name; required with --set)")
+    ap.add_argument("--base", type=Path, default=REPO / "models/base", help="the base model folder")
+    ap.add_argument("--keep", action="store_true", help="keep the workspace")
+    args = ap.parse_args()
+    if args.set and not args.label:
+        ap.error("--label is required with --set: the figures are of another scale than the profile's")
+    if not (args.base / "config.json").exists():
+        sys.exit(f"{args.base}: no model there; run `dvc repro base_model` first")
+    overrides = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.set)}
+
+    scratch = Path(tempfile.mkdtemp(prefix="mascot-eval-bench-"))
+    t = time.perf_counter()
+    root = workspace(scratch / "ws", args.base, args.profile, overrides)
+    print(f"workspace and stand-ins: {time.perf_counter() - t:.0f} s ({root})", flush=True)
+    commands = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    script = " && ".join(" ".join(commands[s]["cmd"].split()) for s in STAGES)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    log = scratch / "stages.log"
+    with log.open("w") as out:  # a file, not a pipe: nobody reads a pipe while the watch polls
+        proc = subprocess.Popen(["sh", "-c", script], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        stages = watch_stages(proc.pid)
+        proc.wait()
+    if proc.returncode != 0:
+        sys.exit(f"the stages failed ({shlex.quote(script)}):\n{log.read_text()[-6000:]}")
+    cfg = load_config(root / "params.yaml")
+    figures = {"evaluate.systems": len(cfg.evaluate.systems), **counts(root),
+               **flat({s: v for s, v in stages.items() if s != "ingest"})}
+    print(json.dumps({"profile": args.profile, "overrides": overrides, **figures}, indent=2))
+    print(table(stages))
+    print(f"→ {record(f'evaluation.{args.label or args.profile}', figures)}")
+    if not args.keep:
+        shutil.rmtree(scratch)
+
+
+if __name__ == "__main__":
+    main()
