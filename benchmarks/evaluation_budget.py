@@ -15,6 +15,7 @@ to the second.
     python benchmarks/evaluation_budget.py                              # the default profile: hours on 2 cores
     python benchmarks/evaluation_budget.py --label small --set evaluate.contexts_per_domain=1 \\
         --set "evaluate.systems=[mascot, single]" --set "mbti.types=[INTJ, ESFP]"
+    python benchmarks/evaluation_budget.py --stages evaluate --label esc --set "evaluate.systems=[multiagent_esc]"
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from stage_watch import flat, table, watch_stages  # noqa: E402
 from mascot.config import dump_params, load_config, profile_config  # noqa: E402
 from mascot.stand_ins import write_untrained_group  # noqa: E402
 
-STAGES = ["ingest", "evaluate", "mbti", "report"]  # ingest: the contexts evaluation reads (seconds)
+STAGES = ["evaluate", "mbti", "report"]  # report reads what the other two wrote
 LINKED = ["pipeline", "mascot", "configs", "data/sample"]  # code and inputs the stages read, as in the repo
 
 
@@ -58,32 +59,37 @@ def workspace(root: Path, base: Path, profile: str, overrides: dict) -> Path:
     return root
 
 
-def counts(root: Path) -> dict[str, float]:
+def counts(root: Path, stages: list[str]) -> dict[str, float]:
     """What the stages did, from their own outputs: the units the wall times cover."""
     import polars as pl
 
-    rows = {name: pl.scan_parquet(root / f"data/{name}.parquet").select(pl.len()).collect().item()
-            for name in ("eval_replies", "eval_judgments", "mbti_conversations", "mbti_judgments")}  # fmt: skip
-    ev = json.loads((root / "metrics/eval.json").read_text())
-    mbti = json.loads((root / "metrics/mbti.json").read_text())
-    return {
-        "evaluate.conversations": ev["replies"],  # one per (system, context, sample)
-        "evaluate.turns": rows["eval_replies"],
-        "evaluate.judgments": rows["eval_judgments"],  # one per (turn, criterion) and pairwise comparison
-        "mbti.types": mbti["types"],
-        "mbti.conversations": mbti["conversations"],
-        "mbti.turns": rows["mbti_conversations"],
-        "mbti.judgments": rows["mbti_judgments"],
-    }
+    def rows(name: str) -> int:
+        return pl.scan_parquet(root / f"data/{name}.parquet").select(pl.len()).collect().item()
+
+    figures = {}
+    if "evaluate" in stages:
+        ev = json.loads((root / "metrics/eval.json").read_text())
+        figures |= {
+            "evaluate.conversations": ev["replies"],  # one per (system, context, sample)
+            "evaluate.turns": rows("eval_replies"),
+            "evaluate.judgments": rows("eval_judgments"),  # one per (turn, criterion) and pairwise comparison
+        }
+    if "mbti" in stages:
+        mbti = json.loads((root / "metrics/mbti.json").read_text())
+        figures |= {"mbti.types": mbti["types"], "mbti.conversations": mbti["conversations"],
+                    "mbti.turns": rows("mbti_conversations"), "mbti.judgments": rows("mbti_judgments")}  # fmt: skip
+    return figures
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--profile", default="default")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a param, YAML value (e.g. evaluate.contexts_per_domain=1)")
     ap.add_argument("--label", help="key in metrics/bench.json (default: the profile's name; required with --set)")
     ap.add_argument("--base", type=Path, default=REPO / "models/base", help="the base model folder")
+    ap.add_argument("--stages", nargs="+", choices=STAGES, default=STAGES,
+                    help="which to run, in pipeline order (report needs evaluate's and mbti's outputs)")
     ap.add_argument("--keep", action="store_true", help="keep the workspace")
     args = ap.parse_args()
     if args.set and not args.label:
@@ -97,20 +103,21 @@ def main() -> None:
     root = workspace(scratch / "ws", args.base, args.profile, overrides)
     print(f"workspace and stand-ins: {time.perf_counter() - t:.0f} s ({root})", flush=True)
     commands = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    script = " && ".join(" ".join(commands[s]["cmd"].split()) for s in STAGES)
+    stages = ["ingest", *(s for s in STAGES if s in args.stages)]  # ingest: the contexts they read (seconds)
+    script = " && ".join(" ".join(commands[s]["cmd"].split()) for s in stages)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     log = scratch / "stages.log"
     with log.open("w") as out:  # a file, not a pipe: nobody reads a pipe while the watch polls
         proc = subprocess.Popen(["sh", "-c", script], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-        stages = watch_stages(proc.pid)
+        watched = watch_stages(proc.pid)
         proc.wait()
     if proc.returncode != 0:
         sys.exit(f"the stages failed ({shlex.quote(script)}):\n{log.read_text()[-6000:]}")
     cfg = load_config(root / "params.yaml")
-    figures = {"evaluate.systems": len(cfg.evaluate.systems), **counts(root),
-               **flat({s: v for s, v in stages.items() if s != "ingest"})}
+    figures = {**({"evaluate.systems": len(cfg.evaluate.systems)} if "evaluate" in stages else {}),
+               **counts(root, stages), **flat({s: v for s, v in watched.items() if s != "ingest"})}
     print(json.dumps({"profile": args.profile, "overrides": overrides, **figures}, indent=2))
-    print(table(stages))
+    print(table(watched))
     print(f"→ {record(f'evaluation.{args.label or args.profile}', figures)}")
     if not args.keep:
         shutil.rmtree(scratch)

@@ -15,6 +15,7 @@ from typing import Any
 from mascot.config import LoraConfig, MascotConfig
 from mascot.grpo_agents import AGENTS_META, SHARED
 from mascot.reward_model import META_FILE
+from mascot.tracking import lora_config
 
 
 def write_untrained_adapter(
@@ -23,15 +24,11 @@ def write_untrained_adapter(
     """A LoRA adapter folder over ``base_dir``. peft's own initialisation leaves the model's replies
     unchanged (its B matrices are zero); ``random_weights`` makes the adapter change them."""
     import torch
-    from peft import LoraConfig as PeftLoraConfig
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    config = PeftLoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
-        init_lora_weights=not random_weights, task_type="CAUSAL_LM",
-    )  # fmt: skip
+    config = lora_config(lora, "CAUSAL_LM", init_lora_weights=not random_weights)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32), config)
     model.save_pretrained(out_dir)
     return Path(out_dir)

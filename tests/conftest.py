@@ -31,6 +31,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one worker per core: a worker (and the stages it starts) taking every core
     # would oversubscribe them, and OpenMP's spin-waits then cost several times the work itself.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+# `make test` hands whole files to its workers in collection order: the longest start first, so none
+# of them starts last and runs on alone (the rest keep their order)
+LONGEST_FIRST = ("test_pipeline.py", "test_kill_resume.py", "test_judge_http.py", "test_reward_model.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 # what a DVC repo of this pipeline needs: code, dvc.yaml, configs and the offline sample
 PIPELINE_FILES = ["dvc.yaml", ".dvcignore", ".gitignore", "pipeline", "mascot", "configs", "data/sample"]
 
