@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 
 import polars as pl
-import yaml
 from bench_record import record  # benchmarks/ is on sys.path when this file runs
 from grpo_step import StepClock
 
 from mascot.chat.engine import group_names
 from mascot.chat.state import ConversationState
-from mascot.config import load_config
+from mascot.config import load_config, parse_overrides
 from mascot.data.sampling import sample_contexts
 from mascot.grpo_agents import Agents
 from mascot.grpo_director import train_director
@@ -70,11 +69,7 @@ def main() -> int:
     if missing:
         print(f"{', '.join(missing)} missing: run `dvc repro group_rm` first", file=sys.stderr)
         return 2
-    overrides = {"grpo_director.max_steps": max(1, args.steps)}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
-    cfg = load_config(args.params, overrides)
+    cfg = load_config(args.params, {"grpo_director.max_steps": max(1, args.steps), **parse_overrides(args.set)})
     cards = load_cards(cfg.personas.dir)
     contexts = read_table("data/contexts.parquet", CONTEXTS)
     out: dict = {"rank": int(os.environ.get("RANK", 0)), "processes": int(os.environ.get("WORLD_SIZE", 1))}

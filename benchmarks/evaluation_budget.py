@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,15 +35,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
-from stage_watch import flat, table, watch_stages  # noqa: E402
-from mascot.config import dump_params, load_config, profile_config  # noqa: E402
+from stage_watch import flat, run_watched, table  # noqa: E402
+from mascot.config import MascotConfig, dump_params, load_config, parse_overrides, profile_config  # noqa: E402
 from mascot.stand_ins import write_untrained_group  # noqa: E402
+from tests.conftest import command_env  # noqa: E402
 
 STAGES = ["evaluate", "mbti", "report"]  # report reads what the other two wrote
 LINKED = ["pipeline", "mascot", "configs", "data/sample"]  # code and inputs the stages read, as in the repo
 
 
-def workspace(root: Path, base: Path, profile: str, overrides: dict) -> Path:
+def workspace(root: Path, base: Path, profile: str, overrides: dict) -> MascotConfig:
     root.mkdir(parents=True)
     for item in LINKED:
         (root / item).parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +55,7 @@ def workspace(root: Path, base: Path, profile: str, overrides: dict) -> Path:
     (root / "models").mkdir()
     (root / "models/base").symlink_to(base.resolve())
     write_untrained_group(base, root / "models", cfg)
-    return root
+    return cfg
 
 
 def counts(root: Path, stages: list[str]) -> dict[str, float]:
@@ -96,24 +95,20 @@ def main() -> None:
         ap.error("--label is required with --set: the figures are of another scale than the profile's")
     if not (args.base / "config.json").exists():
         sys.exit(f"{args.base}: no model there; run `dvc repro base_model` first")
-    overrides = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.set)}
+    overrides = parse_overrides(args.set)
 
     scratch = Path(tempfile.mkdtemp(prefix="mascot-eval-bench-"))
     t = time.perf_counter()
-    root = workspace(scratch / "ws", args.base, args.profile, overrides)
+    root = scratch / "ws"
+    cfg = workspace(root, args.base, args.profile, overrides)
     print(f"workspace and stand-ins: {time.perf_counter() - t:.0f} s ({root})", flush=True)
     commands = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     stages = ["ingest", *(s for s in STAGES if s in args.stages)]  # ingest: the contexts they read (seconds)
     script = " && ".join(" ".join(commands[s]["cmd"].split()) for s in stages)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     log = scratch / "stages.log"
-    with log.open("w") as out:  # a file, not a pipe: nobody reads a pipe while the watch polls
-        proc = subprocess.Popen(["sh", "-c", script], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-        watched = watch_stages(proc.pid)
-        proc.wait()
-    if proc.returncode != 0:
+    returncode, watched = run_watched(["sh", "-c", script], root, command_env(), log)
+    if returncode != 0:
         sys.exit(f"the stages failed ({shlex.quote(script)}):\n{log.read_text()[-6000:]}")
-    cfg = load_config(root / "params.yaml")
     figures = {**({"evaluate.systems": len(cfg.evaluate.systems)} if "evaluate" in stages else {}),
                **counts(root, stages), **flat({s: v for s, v in watched.items() if s != "ingest"})}
     print(json.dumps({"profile": args.profile, "overrides": overrides, **figures}, indent=2))

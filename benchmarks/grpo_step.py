@@ -29,10 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from transformers import TrainerCallback
 
-from mascot.config import load_config
+from mascot.config import load_config, parse_overrides
 from mascot.grpo_agents import train_agents
 from mascot.personas import load_cards
 from mascot.stand_ins import write_untrained_reward_model
@@ -65,11 +64,7 @@ def main() -> int:
         if not Path(need).exists():
             print(f"{need} is missing: run `dvc repro {'ingest' if args.stand_ins else 'persona_rm'}` first", file=sys.stderr)
             return 2
-    overrides = {"grpo_agents.max_steps": args.steps}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
-    cfg = load_config(args.params, overrides)
+    cfg = load_config(args.params, {"grpo_agents.max_steps": args.steps, **parse_overrides(args.set)})
     g = cfg.grpo_agents
     clock = StepClock()
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
-from stage_watch import flat, table, watch_stages  # noqa: E402
+from stage_watch import flat, run_watched, table  # noqa: E402
 from mascot.config import dump_params, profile_config  # noqa: E402
 from tests.conftest import build_tiny_model, command_env, copy_pipeline, tiny_params  # noqa: E402
 
@@ -56,14 +56,10 @@ def main() -> None:
     repro = ["dvc", "repro", *([args.target] if args.target else [])]
     log = scratch / "repro.log"
     t = time.perf_counter()
-    with log.open("w") as out:
-        # a file, not a pipe: the stages print for hours while this process is busy watching them
-        proc = subprocess.Popen(repro, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        stages = watch_stages(proc.pid)
-        proc.wait()
+    returncode, stages = run_watched(repro, root, env, log)
     wall = time.perf_counter() - t
     output = log.read_text()
-    if proc.returncode != 0:
+    if returncode != 0:
         sys.exit(f"dvc repro failed:\n{output[-6000:]}")
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     t = time.perf_counter()

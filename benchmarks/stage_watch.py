@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import time
+from pathlib import Path
 
 import psutil
 
@@ -85,6 +87,14 @@ def watch_stages(root_pid: int, interval: float = 0.5, on_done=None) -> dict[str
             peak[stage] = max(peak.get(stage, 0.0), mb)
         time.sleep(interval)
     return {s: figures(s) for s in first}
+
+
+def run_watched(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[int, dict[str, dict[str, float]]]:
+    """Run ``cmd`` with its output in ``log`` and watch its stages: (return code, figures per stage)."""
+    with log.open("w") as out:  # a file, not a pipe: stages print for hours while this process watches
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        stages = watch_stages(proc.pid)
+        return proc.wait(), stages
 
 
 def flat(stages: dict[str, dict[str, float]]) -> dict[str, float]:

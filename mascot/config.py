@@ -821,6 +821,18 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
 
 
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (a dotted key, a YAML value), as the benchmarks' ``--set`` takes them,
+    into :func:`load_config`'s overrides."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. evaluate.contexts_per_domain=1")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 def profile_config(name: str) -> MascotConfig:
     """Defaults with the profile's overlay applied (a profile lists only what it changes)."""
     path = PROFILES_DIR / f"{name}.yaml"
