@@ -88,6 +88,8 @@ def test_candidates_stage_through_an_endpoint(llama_url, tmp_path, monkeypatch):
 
     monkeypatch.chdir(REPO)
     contexts, _ = ingest(IngestConfig(splits=["train"], n_per_domain={"train": 1}))
+    # one domain of each dataset (both persona sets) keeps the single-threaded server's requests few
+    contexts = contexts.filter(pl.col("domain").is_in(["negative", "product"]))
     write_table(contexts, tmp_path / "contexts.parquet", CONTEXTS)
     cfg = profile_config("tiny")
     cfg.candidates.generation.backend = "openai"
@@ -106,7 +108,7 @@ def test_candidates_stage_through_an_endpoint(llama_url, tmp_path, monkeypatch):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = read_table(out["candidates.parquet"], CANDIDATES)
-    assert table.height == 6 * 4 * 2 and (table["backend"] == "openai").all()
+    assert table.height == 2 * 4 * 2 and (table["backend"] == "openai").all()
     assert table["model"].str.contains(llama_url, literal=True).all()
     assert (table["response"].str.len_chars() > 0).mean() > 0.9
     assert pl.Series([json.loads(p)[0]["role"] for p in table["prompt"]]).eq("system").all()

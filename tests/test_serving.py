@@ -33,6 +33,7 @@ def rollouts(tmp_path, tiny_group, proxy, models):
     from mascot.data.ingest import ingest
 
     contexts, _ = ingest(IngestConfig(datasets=["empathetic_dialogues"], splits=["train"], n_per_domain={"train": 1}))
+    contexts = contexts.filter(contexts["domain"] == "negative")  # one context: the single-threaded server is slow
     write_table(contexts, tmp_path / "contexts.parquet", CONTEXTS)
     cfg = profile_config("tiny")
     cfg.ingest.datasets = ["empathetic_dialogues"]
@@ -56,12 +57,12 @@ def test_rollouts_ask_the_server_for_each_adapter_by_its_served_name(served, tin
     proc = rollouts(tmp_path, tiny_group, served, SERVED)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = read_table(tmp_path / "rollouts.parquet", ROLLOUTS)
-    assert table["block_id"].n_unique() == 3 * 2  # 3 emotion domains × 1 context × 2 samples
-    assert table.filter(table["speaker"] != "END").height >= 6  # every block has an agent turn
+    assert table["block_id"].n_unique() == 2  # 1 context × 2 samples
+    assert table.filter(table["speaker"] != "END").height >= 2  # every block has an agent turn
     asked = {m: n - before.get(m, 0) for m, n in served.models.items() if n > before.get(m, 0)}
     # the warm-started director and the shared agents' adapter; nothing went to the plain π_SFT
     assert set(asked) == {"mascot-director-sft", "mascot-agents"}, asked
-    assert asked["mascot-agents"] >= 6
+    assert asked["mascot-agents"] >= 2
 
 
 def test_an_adapter_without_a_served_name_stops_the_stage_before_it_generates(served, tiny_group, tmp_path):
