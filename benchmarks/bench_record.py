@@ -15,3 +15,9 @@ def record(prefix: str, figures: dict) -> Path:
         merged[f"{prefix}.{key}"] = ",".join(map(str, value)) if isinstance(value, list) else value
     BENCH.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     return BENCH
+
+
+def variant(name: str, overrides: list[str], section: str) -> str:
+    """The prefix of a run with ``--set`` overrides: each one joins the name (its section dropped), so a
+    variant keeps its own keys beside the default's."""
+    return name + "".join(f".{kv.replace(section + '.', '')}" for kv in overrides)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import polars as pl
-from bench_record import record  # benchmarks/ is on sys.path when this file runs
+from bench_record import record, variant  # benchmarks/ is on sys.path when this file runs
 from grpo_step import StepClock
 
 from mascot.chat.engine import group_names
@@ -91,8 +91,7 @@ def main() -> int:
     out["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
     print(json.dumps(out))
     if out["rank"] == 0:
-        tag = "".join(f".{kv.replace('grpo_director.', '')}" for kv in args.set)  # a variant keeps its own keys
-        record(f"director{tag}", {k: v for k, v in out.items() if k != "rank"})
+        record(variant("director", args.set, "grpo_director"), {k: v for k, v in out.items() if k != "rank"})
     return 0
 
 

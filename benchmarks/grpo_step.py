@@ -8,7 +8,8 @@ Run it plainly, or under accelerate to measure data parallelism:
     python benchmarks/grpo_step.py --stand-ins [--steps N]   # after `dvc repro ingest` only
     accelerate launch --config_file configs/accelerate/cpu_ddp.yaml benchmarks/grpo_step.py [--steps N]
 
-Each process prints its own line; the first step (warm-up, allocations) is left out of the mean.
+Each process prints its own line; the first step (warm-up, allocations) is left out of the mean. The
+main process merges its figures into metrics/bench.json under grpo_step[.stand_ins][.<each --set>].*.
 
 --stand-ins trains on the bare base (no SFT adapter) against an untrained persona RM (random scalar head)
 built from models/base, so only `dvc repro ingest` has to have run. Step time and memory depend on the
@@ -29,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_record import record, variant  # benchmarks/ is on sys.path when this file runs
 from transformers import TrainerCallback
 
 from mascot.config import load_config, parse_overrides
@@ -80,14 +82,18 @@ def main() -> int:
     steady = clock.times[1:] or clock.times
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(json.dumps({
+    out = {
         "rank": rank, "processes": world, "steps": len(clock.times),
         "completions_per_step": g.batch_size * g.gradient_accumulation_steps * world,
         "group_size": g.num_generations, "max_completion_length": g.max_completion_length,
         "first_step_s": round(clock.times[0], 2), "seconds_per_step": round(statistics.fmean(steady), 2),
         "peak_rss_gb": round(peak_gb, 2), "torch_threads": __import__("torch").get_num_threads(),
         "gradient_checkpointing": g.gradient_checkpointing, "stand_ins": args.stand_ins,
-    }))  # fmt: skip
+    }  # fmt: skip
+    print(json.dumps(out))
+    if rank == 0:
+        name = "grpo_step.stand_ins" if args.stand_ins else "grpo_step"
+        record(variant(name, args.set, "grpo_agents"), {k: v for k, v in out.items() if k != "rank"})
     return 0
 
 
