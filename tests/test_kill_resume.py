@@ -14,7 +14,7 @@ import pytest
 
 from mascot.config import IngestConfig, JudgeConfig, dump_params, profile_config
 from mascot.data.ingest import ingest
-from mascot.schemas import CANDIDATES, CONTEXTS, EVAL_REPLIES, JUDGMENTS, ROLLOUTS, read_table, write_table
+from mascot.schemas import CANDIDATES, CONTEXTS, EVAL_REPLIES, JUDGMENTS, MBTI_CONVERSATIONS, ROLLOUTS, read_table, write_table
 
 from .conftest import REPO, kill_mid_run, store_lines
 
@@ -43,6 +43,13 @@ STAGES = {
          "contexts": "{work}/contexts.parquet", "replies": "{run}/replies.parquet", "judgments": "{run}/judgments.parquet",
          "metrics": "{run}/metrics.json", "plots": "{run}/plots", "resume": "{run}/resume", "cache": "{run}/store.jsonl"},
         {"replies.parquet": EVAL_REPLIES, "judgments.parquet": JUDGMENTS}, 20,
+    ),
+    "mbti": (  # killed while the simulated users talk: a finished type's conversations come back from the store
+        {"base": "{models}/base", "sft": "{models}/sft", "agents": "{models}/agents", "director": "{models}/director",
+         "contexts": "{work}/contexts.parquet", "conversations": "{run}/conversations.parquet",
+         "judgments": "{run}/judgments.parquet", "metrics": "{run}/metrics.json", "plots": "{run}/plots",
+         "resume": "{run}/store.jsonl", "cache": "{run}/cache.jsonl"},
+        {"conversations.parquet": MBTI_CONVERSATIONS, "judgments.parquet": JUDGMENTS}, 1,
     ),
 }  # fmt: skip
 # bookkeeping of this run's calls, which a resumed run rightly reports differently
