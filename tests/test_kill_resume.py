@@ -14,7 +14,16 @@ import pytest
 
 from mascot.config import IngestConfig, JudgeConfig, dump_params, profile_config
 from mascot.data.ingest import ingest
-from mascot.schemas import CANDIDATES, CONTEXTS, EVAL_REPLIES, JUDGMENTS, MBTI_CONVERSATIONS, ROLLOUTS, read_table, write_table
+from mascot.schemas import (
+    CANDIDATES,
+    CONTEXTS,
+    EVAL_REPLIES,
+    JUDGMENTS,
+    MBTI_CONVERSATIONS,
+    ROLLOUTS,
+    read_table,
+    write_table,
+)
 
 from .conftest import REPO, kill_mid_run, store_lines
 
