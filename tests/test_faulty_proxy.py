@@ -12,6 +12,7 @@ which the judge's retry logic keys on:
     wrong_schema    -> no exception: a ChatCompletion with choices=None (and an extra field),
                        or openai.APIResponseValidationError with _strict_response_validation=True
     empty_choices   -> no exception: a ChatCompletion with choices == []
+    hollow_choice   -> no exception: choices == [a Choice whose message, logprobs, finish_reason are None]
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def outcome(call) -> str:
         return "wrong_schema"
     if resp.choices == []:
         return "empty_choices"
+    if resp.choices[0].message is None:
+        return "hollow_choice"
     assert resp.choices[0].message.content is not None
     return "clean"
 
@@ -188,6 +191,14 @@ def test_empty_choices_is_returned_not_raised(upstream):
         resp = chat(c)
         assert resp.choices == [] and resp.object == "chat.completion" and resp.usage.completion_tokens == 1
         assert proxy.counts["empty_choices"] == 1
+
+
+def test_a_hollow_choice_is_returned_not_raised(upstream):
+    with FaultyProxy(upstream, fail_first_n=1, first_fault="hollow_choice") as proxy, client(proxy) as c:
+        resp = chat(c)
+        assert outcome(lambda: resp) == "hollow_choice"
+        assert resp.choices[0].logprobs is None and resp.choices[0].finish_reason is None
+        assert resp.object == "chat.completion" and proxy.counts["hollow_choice"] == 1
 
 
 def test_legacy_completions_path_gets_faults_too(upstream):
