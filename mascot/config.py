@@ -717,6 +717,16 @@ class MascotConfig(Section):
         ReportConfig(), "Stage report: reports/eval.md, reports/eval.html and the blinded human-evaluation sheet."
     )
 
+    @field_validator("prompts_dir")
+    @classmethod
+    def _templates_render(cls, v: str) -> str:
+        from mascot.prompts import PIPELINE_TEMPLATES, template_problems
+
+        problems = template_problems(v, PIPELINE_TEMPLATES)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return v
+
     def groups(self) -> dict[str, list[str]]:
         """dataset → the personas of its group, for every ingested dataset."""
         return {ds: self.personas.for_dataset(ds) for ds in self.ingest.datasets}

@@ -17,19 +17,64 @@ from mascot.personas import Persona
 Message = dict[str, str]
 
 SFT_SPEAKER = {"empathetic_dialogues": "the listener", "qmsum": "the next participant"}
+#: What the pipeline renders from ``prompts_dir``; each must be there before a stage starts.
+PIPELINE_TEMPLATES = (
+    "companion_system.jinja", "context_user.jinja", "director_system.jinja", "director_user.jinja",
+    "group_system.jinja", "group_turn_user.jinja", "judge_answer.jinja", "judge_group_user.jinja",
+    "judge_pair_user.jinja", "judge_system.jinja", "judge_user.jinja", "persona_system.jinja", "sft_system.jinja",
+)  # fmt: skip
+# Far above any prompt budget (max_prompt_tokens): a longer template is a pasted file, not a prompt.
+MAX_TEMPLATE_CHARS = 20_000
+
+
+class PromptError(ValueError):
+    """A prompt template is missing or malformed; the message names the file (and the line)."""
+
+
+def _environment(directory: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def template_problems(directory: str | Path, required: tuple[str, ...] = ()) -> list[str]:
+    """Every ``*.jinja`` of ``directory`` read and parsed, and each ``required`` one present: one line
+    per problem, naming the file. Rendering happens deep inside a stage (the judge's templates only after
+    generation), so a template that cannot render must be caught when the stage starts."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return [f"folder '{directory}' does not exist"]
+    problems = [f"{directory / name}: missing" for name in required if not (directory / name).is_file()]
+    env = _environment(directory)
+    for path in sorted(directory.glob("*.jinja")):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})")
+            continue
+        if not text.strip():
+            problems.append(f"{path}: empty")
+        elif len(text) > MAX_TEMPLATE_CHARS:
+            problems.append(f"{path}: {len(text)} chars, at most {MAX_TEMPLATE_CHARS} (a prompt must fit max_prompt_tokens)")
+        else:
+            try:
+                env.parse(text, name=path.name)
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(f"{path}:{exc.lineno}: {exc.message}")
+    return problems
 
 
 class Prompts:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
-        if not self.directory.is_dir():
-            raise FileNotFoundError(f"prompts_dir: folder '{self.directory}' does not exist")
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.directory)),
-            undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
-            keep_trailing_newline=False,
-            autoescape=False,
-        )
+        problems = template_problems(self.directory)
+        if problems:
+            raise PromptError(f"prompt templates ({self.directory}):\n  " + "\n  ".join(problems))
+        self.env = _environment(self.directory)
 
     def render(self, name: str, **variables: Any) -> str:
         try:

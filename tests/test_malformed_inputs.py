@@ -1,11 +1,13 @@
 """Every file a user hands the pipeline, damaged the ways files get damaged: cut short, a wrong key
 or column, bytes that are not UTF-8, empty, one value of a megabyte. Each ends in one clear error
 naming the file (and the key or column where there is one) before any compute, and a stage turns it
-into exit code 2 without a traceback. The raw datasets have their own sweep in test_loaders.py, the
+into exit code 2 without a traceback. Prompt templates are checked the same way when params load, since
+the judge's are first rendered only after hours of generation. The raw datasets have their own sweep in test_loaders.py, the
 human-evaluation sheets theirs in test_human_eval.py."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from mascot.config import ConfigError, load_config
 from mascot.eval.mbti import load_simulators
 from mascot.judge.rubric import RubricError, load_rubric
 from mascot.personas import PersonaError, load_cards
+from mascot.prompts import Prompts, PromptError
 from mascot.schemas import CONTEXTS, TableError, read_table, write_table
 
 from .conftest import REPO
@@ -67,6 +70,41 @@ def test_a_damaged_yaml_file_is_refused_naming_it(kind, damage, tmp_path):
     if named:
         assert named in message, message
     assert len(message) < 2000, "the error quotes the damage, not the megabyte"
+
+
+def cut_inside_last_tag(text: str) -> str:
+    """A template cut mid-write inside its last {{ … }} or {% … %}: the cut a reader can detect (a cut
+    in plain text leaves a valid, shorter template)."""
+    return text[: max(text.rfind("{{"), text.rfind("{%")) + 4]
+
+
+TEMPLATE_DAMAGE = {  # bytes of judge_user.jinja → damaged bytes (None: the file is deleted), what the error says
+    "cut short": (lambda b: cut_inside_last_tag(b.decode()).encode(), "judge_user.jinja:"),
+    "not UTF-8": (lambda b: b.replace(b"e", b"\xe9", 1), "not UTF-8"),
+    "empty": (lambda b: b"", "empty"),
+    "a 1 MB template": (lambda b: b + MEGABYTE.encode(), "at most"),
+    "missing": (lambda b: None, "missing"),
+}
+
+
+@pytest.mark.parametrize("damage", list(TEMPLATE_DAMAGE))
+def test_a_damaged_prompt_template_is_refused_when_params_load(damage, tmp_path):
+    prompts = tmp_path / "prompts"
+    shutil.copytree(REPO / "configs/prompts", prompts)
+    target = prompts / "judge_user.jinja"
+    damage_fn, named = TEMPLATE_DAMAGE[damage]
+    damaged = damage_fn(target.read_bytes())
+    target.unlink() if damaged is None else target.write_bytes(damaged)
+
+    with pytest.raises(ConfigError) as info:
+        load_config(REPO / "params.yaml", overrides={"prompts_dir": str(prompts)})
+    message = str(info.value)
+    assert f"prompts_dir: {target}" in message and named in message, message
+    assert len(message) < 2000
+    if damaged is not None:  # a folder built by hand is refused the same way, naming the file
+        with pytest.raises(PromptError) as built:
+            Prompts(prompts)
+        assert f"{target}" in str(built.value) and named in str(built.value)
 
 
 def contexts() -> pl.DataFrame:
