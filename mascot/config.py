@@ -685,8 +685,12 @@ class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
     ingest: IngestConfig = F(IngestConfig(), "Stage ingest: datasets → contexts table.")
-    personas: PersonasConfig = F(PersonasConfig(), "Persona cards and who talks on which dataset.")
-    prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
+    # a factory, not an instance: the cards are read when params load (relative to where the stage runs),
+    # not when this module is imported
+    personas: PersonasConfig = Field(
+        default_factory=PersonasConfig, description="Persona cards and who talks on which dataset."
+    )
+    prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).", validate_default=True)
     launcher: str = F(
         "python",
         "How training stages (sft, persona_rm, grpo_agents, director_sft, group_rm, grpo_director) start: `python`, or an accelerate launch such as "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,6 +87,18 @@ def test_missing_and_malformed_params_file(tmp_path):
     broken.write_text("candidates: [k: 2\n")
     with pytest.raises(ConfigError, match="not a readable YAML params file"):
         load_config(broken)
+
+
+def test_params_read_outside_the_repo_name_the_missing_folders(tmp_path, monkeypatch):
+    # the cards and templates are read when params load, relative to where the stage runs; importing the
+    # package elsewhere (the CLI's --help, a notebook) must not need them
+    proc = subprocess.run([sys.executable, "-m", "mascot.cli", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          env=os.environ | {"PYTHONPATH": str(REPO)}, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    monkeypatch.chdir(tmp_path)
+    message = bad({})
+    assert "personas.dir: folder 'configs/personas' does not exist" in message
+    assert "prompts_dir: folder 'configs/prompts' does not exist" in message
 
 
 def test_unknown_profile_suggests_closest(capsys):

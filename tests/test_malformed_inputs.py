@@ -20,7 +20,8 @@ from mascot.eval.mbti import load_simulators
 from mascot.judge.rubric import RubricError, load_rubric
 from mascot.personas import PersonaError, load_cards
 from mascot.prompts import Prompts, PromptError
-from mascot.schemas import CONTEXTS, TableError, read_table, write_table
+from mascot.schemas import CONTEXTS, MBTI_HEATMAP, TableError, read_table, write_table
+from mascot.stage import read_metrics, write_metrics
 
 from .conftest import REPO
 
@@ -137,15 +138,58 @@ def test_a_damaged_table_is_refused_naming_it(damage, named, tmp_path):
     assert str(path) in str(info.value) and named in str(info.value), info.value
 
 
-def test_a_stage_given_a_damaged_input_exits_2_naming_it_without_a_traceback(tmp_path):
-    contexts_path = tmp_path / "contexts.parquet"
-    contexts_path.write_bytes(b"PAR1 cut short")
+HEATMAP = pl.DataFrame({"type": ["INTJ", "ESFP"], "agent": ["The Anchor", "The Beacon"], "overall": [61.5, 48.25],
+                        "turns": [3, 4]})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [("cut short", "column 'turns'"), ("empty", "not a readable csv file"), ("a column renamed", "agnet"),
+     ("a score off the scale", "column 'overall'")],
+)  # fmt: skip
+def test_a_damaged_heatmap_csv_is_refused_naming_it(damage, named, tmp_path):
+    path = tmp_path / "heatmap.csv"
+    write_table(HEATMAP, path, MBTI_HEATMAP)
+    assert read_table(path, MBTI_HEATMAP).equals(HEATMAP)
+    text = path.read_text()
+    path.write_text({"cut short": text[: text.rindex(",") + 1], "empty": "",
+                     "a column renamed": text.replace("agent", "agnet", 1),
+                     "a score off the scale": text.replace("61.5", "615.0")}[damage])  # fmt: skip
+    with pytest.raises(TableError) as info:
+        read_table(path, MBTI_HEATMAP)
+    assert str(path) in str(info.value) and named in str(info.value), info.value
+
+
+@pytest.mark.parametrize("damage", ["cut short", "empty", "not UTF-8", "a list, not an object"])
+def test_a_damaged_metrics_file_is_refused_naming_it(damage, tmp_path):
+    path = tmp_path / "evaluate.json"
+    write_metrics(path, {"contexts": 12, "mascot.overall": 71.2})
+    assert read_metrics(path) == {"contexts": 12, "mascot.overall": 71.2}
+    data = path.read_bytes()
+    path.write_bytes({"cut short": data[: len(data) // 2], "empty": b"", "not UTF-8": data.replace(b"c", b"\xe9", 1),
+                      "a list, not an object": b"[1, 2]"}[damage])  # fmt: skip
+    with pytest.raises(ValueError, match=f"^{path}: "):
+        read_metrics(path)
+
+
+STAGE_INPUTS = {  # stage → its arguments ({bad}: the damaged file, {tmp}: a scratch folder), the file, its bytes, the error
+    "candidates": ("--base x --sft x --contexts {bad} --out {tmp}/out --metrics {tmp}/m.json --resume {tmp}/r.jsonl",
+                   "contexts.parquet", b"PAR1 cut short", "not a readable parquet file"),
+    "report": ("--metrics {bad} --replies x --contexts x --mbti_metrics x --mbti_heatmap x --out {tmp}/out "
+               "--human_key {tmp}/k.parquet", "evaluate.json", b'{"contexts": 1', "not a readable metrics file"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("stage", list(STAGE_INPUTS))
+def test_a_stage_given_a_damaged_input_exits_2_naming_it_without_a_traceback(stage, tmp_path):
+    arguments, name, data, named = STAGE_INPUTS[stage]
+    bad = tmp_path / name
+    bad.write_bytes(data)
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.candidates", "--params", str(REPO / "params.yaml"), "--base", "x",
-         "--sft", "x", "--contexts", str(contexts_path), "--out", str(tmp_path / "c.parquet"),
-         "--metrics", str(tmp_path / "m.json"), "--resume", str(tmp_path / "r.jsonl")],
+        [sys.executable, "-m", f"pipeline.{stage}", "--params", str(REPO / "params.yaml"),
+         *arguments.format(bad=bad, tmp=tmp_path).split()],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert f"{contexts_path}" in proc.stderr and "not a readable parquet file" in proc.stderr
-    assert "Traceback" not in proc.stderr and not (tmp_path / "c.parquet").exists()
+    assert f"{bad}" in proc.stderr and named in proc.stderr
+    assert "Traceback" not in proc.stderr and sorted(tmp_path.iterdir()) == [bad]
