@@ -795,7 +795,9 @@ def format_errors(exc: ValidationError, source: str) -> str:
                 sub = key + ("" if not m else m.group(1) if m.group(1).startswith("[") else "." + m.group(1))
                 lines.append(f"  {sub.removeprefix('<top level>.')}: {line[m.end():] if m else line}")
         else:
-            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+            got = repr(err.get("input"))
+            got = got if len(got) <= 200 else f"{got[:200]}… ({len(got)} chars)"  # quote the damage, not a megabyte
+            lines.append(f"  {key}: {err['msg']} (got {got})")
     return "\n".join(lines)
 
 

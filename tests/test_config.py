@@ -74,6 +74,12 @@ def test_bad_values_name_the_key(overrides, expected):
     assert expected in bad(overrides)
 
 
+def test_a_megabyte_value_is_named_not_quoted_whole():
+    message = bad({"sft.max_steps": "9" * 1_000_000 + "x", "candidates.temperature": "warm"})
+    assert "sft.max_steps: " in message and "(1000003 chars)" in message and "candidates.temperature" in message
+    assert len(message) < 1000
+
+
 def test_all_problems_reported_at_once():
     message = bad({"candidates.k": 1, "sft.batch_size": 0, "model.dtyp": "float32"})
     assert "3 invalid parameter(s)" in message

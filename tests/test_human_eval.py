@@ -142,6 +142,9 @@ def test_every_problem_in_a_filled_sheet_is_named_by_file_row_and_column(tmp_pat
     assert "not a readable UTF-8 CSV" in broken("latin1.csv", raw="item,fidelity\nH1,caf\xe9\n".encode("latin-1"))
     assert "no scores filled in" in broken("blank.csv", sheet)
     assert "empty.csv" in broken("empty.csv", raw=b"")
+    data = good.read_bytes()  # cut inside the last row: its last cells would read as "cannot judge"
+    assert f"cut.csv: row {table.height + 1} has 8 of the header's 9 fields" in broken("cut.csv", raw=data[: data.rindex(b",") - 1])
+    assert "lost.csv: 1 of the sheet's 6 items have no row" in broken("lost.csv", table.head(5))
 
 
 def test_the_cli_writes_the_agreement_metrics(tmp_path, monkeypatch, capsys):
