@@ -172,6 +172,17 @@ def test_a_damaged_metrics_file_is_refused_naming_it(damage, tmp_path):
         read_metrics(path)
 
 
+def test_a_trained_model_folder_with_its_record_cut_short_is_refused_naming_it(tmp_path):
+    from mascot.grpo_agents import AGENTS_META, Agents
+    from mascot.reward_model import META_FILE, RewardModel
+
+    for folder, record, load in (("agents", AGENTS_META, Agents.load), ("persona_rm", META_FILE, RewardModel.load)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / record).write_text('{"mode": "shared", "adap')
+        with pytest.raises(ValueError, match=f"^{tmp_path / folder / record}: not valid JSON"):
+            load(tmp_path / folder)
+
+
 STAGE_INPUTS = {  # stage → its arguments ({bad}: the damaged file, {tmp}: a scratch folder), the file, its bytes, the error
     "candidates": ("--base x --sft x --contexts {bad} --out {tmp}/out --metrics {tmp}/m.json --resume {tmp}/r.jsonl",
                    "contexts.parquet", b"PAR1 cut short", "not a readable parquet file"),
