@@ -121,20 +121,17 @@ class PersonasConfig(Section):
         "Personas that take part in QMSum meetings (card names).",
     )
 
-    @model_validator(mode="after")
-    def _cards_exist(self) -> PersonasConfig:
+    def cards_problems(self) -> list[str]:
+        """Every named persona without a card, each line led by its key; the folder read now."""
         from mascot.personas import load_cards
 
         cards = load_cards(self.dir)
-        problems = [
+        return [
             f"{ds}[{i}]: " + _choice_msg("persona", name, cards.names(), cards_dir=self.dir)
             for ds in DATASETS
             for i, name in enumerate(self.for_dataset(ds))
             if name not in cards
         ]
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
 
     def for_dataset(self, dataset: str) -> list[str]:
         return list(getattr(self, dataset))
@@ -685,12 +682,10 @@ class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
     ingest: IngestConfig = F(IngestConfig(), "Stage ingest: datasets → contexts table.")
-    # a factory, not an instance: the cards are read when params load (relative to where the stage runs),
-    # not when this module is imported
-    personas: PersonasConfig = Field(
-        default_factory=PersonasConfig, description="Persona cards and who talks on which dataset."
-    )
-    prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).", validate_default=True)
+    # the cards are read when params load (relative to where the stage runs), so on the default too,
+    # and not when this module is imported
+    personas: PersonasConfig = F(PersonasConfig(), "Persona cards and who talks on which dataset.", validate_default=True)
+    prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
     launcher: str = F(
         "python",
         "How training stages (sft, persona_rm, grpo_agents, director_sft, group_rm, grpo_director) start: `python`, or an accelerate launch such as "
@@ -721,12 +716,10 @@ class MascotConfig(Section):
         ReportConfig(), "Stage report: reports/eval.md, reports/eval.html and the blinded human-evaluation sheet."
     )
 
-    @field_validator("prompts_dir")
+    @field_validator("personas")
     @classmethod
-    def _templates_render(cls, v: str) -> str:
-        from mascot.prompts import PIPELINE_TEMPLATES, template_problems
-
-        problems = template_problems(v, PIPELINE_TEMPLATES)
+    def _cards_exist(cls, v: PersonasConfig) -> PersonasConfig:
+        problems = v.cards_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return v

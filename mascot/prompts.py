@@ -17,7 +17,8 @@ from mascot.personas import Persona
 Message = dict[str, str]
 
 SFT_SPEAKER = {"empathetic_dialogues": "the listener", "qmsum": "the next participant"}
-#: What the pipeline renders from ``prompts_dir``; each must be there before a stage starts.
+#: What the pipeline renders from ``prompts_dir`` (`mascot check` looks for each; a stage's dvc.yaml deps
+#: name the ones it renders, so `dvc repro` refuses a stage whose template is missing).
 PIPELINE_TEMPLATES = (
     "companion_system.jinja", "context_user.jinja", "director_system.jinja", "director_user.jinja",
     "group_system.jinja", "group_turn_user.jinja", "judge_answer.jinja", "judge_group_user.jinja",
@@ -40,13 +41,13 @@ def _environment(directory: Path) -> jinja2.Environment:
     )
 
 
-def template_problems(directory: str | Path, required: tuple[str, ...] = ()) -> list[str]:
-    """Every ``*.jinja`` of ``directory`` read and parsed, and each ``required`` one present: one line
-    per problem, naming the file. Rendering happens deep inside a stage (the judge's templates only after
-    generation), so a template that cannot render must be caught when the stage starts."""
+def check_templates(directory: str | Path, required: tuple[str, ...] = ()) -> None:
+    """Every ``*.jinja`` of ``directory`` read and compiled, and each ``required`` one present, or one
+    :class:`PromptError` naming each bad file (and line). Rendering happens deep inside a stage (the
+    judge's templates only after generation), so :class:`Prompts` runs this when a stage builds it."""
     directory = Path(directory)
     if not directory.is_dir():
-        return [f"folder '{directory}' does not exist"]
+        raise PromptError(f"prompts_dir: folder '{directory}' does not exist")
     problems = [f"{directory / name}: missing" for name in required if not (directory / name).is_file()]
     env = _environment(directory)
     for path in sorted(directory.glob("*.jinja")):
@@ -62,18 +63,17 @@ def template_problems(directory: str | Path, required: tuple[str, ...] = ()) -> 
             problems.append(f"{path}: {len(text)} chars, at most {MAX_TEMPLATE_CHARS} (a prompt must fit max_prompt_tokens)")
         else:
             try:
-                env.parse(text, name=path.name)
+                env.compile(text, name=path.name)  # compiling also meets an unknown filter or test
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(f"{path}:{exc.lineno}: {exc.message}")
-    return problems
+    if problems:
+        raise PromptError(f"prompt templates in {directory}:\n  " + "\n  ".join(problems))
 
 
 class Prompts:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
-        problems = template_problems(self.directory)
-        if problems:
-            raise PromptError(f"prompt templates ({self.directory}):\n  " + "\n  ".join(problems))
+        check_templates(self.directory)
         self.env = _environment(self.directory)
 
     def render(self, name: str, **variables: Any) -> str:

@@ -83,3 +83,4 @@ class RecordStore:
             fh.writelines(json.dumps({"key": k, "value": self.records[k]}, ensure_ascii=False) + "\n" for k in keep)
         tmp.replace(self.path)
         self.records = {k: self.records[k] for k in keep}
+        self._open_line = False

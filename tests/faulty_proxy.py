@@ -205,6 +205,8 @@ def _mutate(kind: str, payload: bytes) -> bytes:
         return payload[: len(payload) // 2]
     if kind == "wrong_schema":
         return WRONG_SCHEMA_BODY
+    if kind not in ("empty_choices", "hollow_choice"):  # e.g. a "slow" answer the client waited for
+        return payload
     try:
         data = json.loads(payload)
     except ValueError:  # e.g. a streamed (SSE) body: left as it is

@@ -95,16 +95,19 @@ def test_missing_and_malformed_params_file(tmp_path):
         load_config(broken)
 
 
-def test_params_read_outside_the_repo_name_the_missing_folders(tmp_path, monkeypatch):
-    # the cards and templates are read when params load, relative to where the stage runs; importing the
-    # package elsewhere (the CLI's --help, a notebook) must not need them
+def test_params_read_outside_the_repo_name_the_missing_card_folder(tmp_path, monkeypatch):
+    # the cards are read when params load, relative to where the stage runs, even when params leave the
+    # section out; importing the package elsewhere (the CLI's --help, a notebook) must not need them
     proc = subprocess.run([sys.executable, "-m", "mascot.cli", "--help"], cwd=tmp_path, capture_output=True, text=True,
                           env=os.environ | {"PYTHONPATH": str(REPO)}, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     monkeypatch.chdir(tmp_path)
-    message = bad({})
-    assert "personas.dir: folder 'configs/personas' does not exist" in message
-    assert "prompts_dir: folder 'configs/prompts' does not exist" in message
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for params in (raw, {k: v for k, v in raw.items() if k != "personas"} | {"sft": {"max_steps": 0}}):
+        with pytest.raises(ConfigError) as info:
+            parse_config(params)
+        assert "personas: personas.dir: folder 'configs/personas' does not exist" in str(info.value)
+    assert "sft.max_steps" in str(info.value)  # reported with the other problems, not instead of them
 
 
 def test_unknown_profile_suggests_closest(capsys):

@@ -201,6 +201,11 @@ def test_a_hollow_choice_is_returned_not_raised(upstream):
         assert resp.object == "chat.completion" and proxy.counts["hollow_choice"] == 1
 
 
+def test_a_slow_answer_the_client_waits_for_is_the_real_answer(upstream):
+    with FaultyProxy(upstream, fail_first_n=1, first_fault="slow", slow_seconds=0.5) as proxy, client(proxy) as c:
+        assert outcome(lambda: chat(c)) == "clean" and proxy.counts["slow"] == 1
+
+
 def test_legacy_completions_path_gets_faults_too(upstream):
     with FaultyProxy(upstream, fail_first_n=1, first_fault="503") as proxy, client(proxy) as c:
         with pytest.raises(openai.InternalServerError):
@@ -226,7 +231,7 @@ def test_async_client_sees_the_same_exceptions(upstream):
     assert seen == {
         "429": "RateLimitError", "500": "InternalServerError", "503": "InternalServerError",
         "slow": "APITimeoutError", "truncated_json": "JSONDecodeError", "wrong_schema": "None",
-        "empty_choices": "choices=0", "drop": "APIConnectionError",
+        "empty_choices": "choices=0", "drop": "APIConnectionError", "hollow_choice": "choices=1",
     }
 
 

@@ -79,33 +79,42 @@ def cut_inside_last_tag(text: str) -> str:
     return text[: max(text.rfind("{{"), text.rfind("{%")) + 4]
 
 
-TEMPLATE_DAMAGE = {  # bytes of judge_user.jinja → damaged bytes (None: the file is deleted), what the error says
-    "cut short": (lambda b: cut_inside_last_tag(b.decode()).encode(), "judge_user.jinja:"),
-    "not UTF-8": (lambda b: b.replace(b"e", b"\xe9", 1), "not UTF-8"),
-    "empty": (lambda b: b"", "empty"),
-    "a 1 MB template": (lambda b: b + MEGABYTE.encode(), "at most"),
-    "missing": (lambda b: None, "missing"),
-}
+TEMPLATE_DAMAGE = {  # text of judge_user.jinja → damaged bytes (None: the file is deleted), what the error says
+    "cut short": (lambda t: cut_inside_last_tag(t).encode(), lambda t: f":{cut_inside_last_tag(t).count(chr(10)) + 1}: "),
+    "an unknown filter": (lambda t: t.replace("{{ response }}", "{{ response | lenght }}").encode(),
+                          lambda t: f":{t.split('{{ response }}')[0].count(chr(10)) + 1}: No filter named 'lenght'"),
+    "not UTF-8": (lambda t: t.encode().replace(b"e", b"\xe9", 1), lambda t: ": not UTF-8"),
+    "empty": (lambda t: b"", lambda t: ": empty"),
+    "a 1 MB template": (lambda t: (t + MEGABYTE).encode(), lambda t: f": {len(t) + len(MEGABYTE)} chars, at most"),
+    "missing": (lambda t: None, lambda t: ": missing"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("damage", list(TEMPLATE_DAMAGE))
-def test_a_damaged_prompt_template_is_refused_when_params_load(damage, tmp_path):
+def test_a_damaged_prompt_template_is_refused_naming_it(damage, tmp_path):
     prompts = tmp_path / "prompts"
     shutil.copytree(REPO / "configs/prompts", prompts)
     target = prompts / "judge_user.jinja"
     damage_fn, named = TEMPLATE_DAMAGE[damage]
-    damaged = damage_fn(target.read_bytes())
+    text = target.read_text(encoding="utf-8")
+    damaged = damage_fn(text)
     target.unlink() if damaged is None else target.write_bytes(damaged)
 
-    with pytest.raises(ConfigError) as info:
-        load_config(REPO / "params.yaml", overrides={"prompts_dir": str(prompts)})
-    message = str(info.value)
-    assert f"prompts_dir: {target}" in message and named in message, message
-    assert len(message) < 2000
-    if damaged is not None:  # a folder built by hand is refused the same way, naming the file
+    # `mascot check` reads every template the pipeline renders
+    proc = subprocess.run([sys.executable, "-m", "mascot.cli", "check", str(write_params(tmp_path, prompts))], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and f"{target}{named(text)}" in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr) < 2000 and "Traceback" not in proc.stderr
+    if damaged is not None:  # and so does every stage, when it builds its prompts (a missing one DVC refuses)
         with pytest.raises(PromptError) as built:
             Prompts(prompts)
-        assert f"{target}" in str(built.value) and named in str(built.value)
+        assert f"{target}{named(text)}" in str(built.value)
+
+
+def write_params(folder: Path, prompts: Path) -> Path:
+    path = folder / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text().replace("prompts_dir: configs/prompts", f"prompts_dir: {prompts}"))
+    return path
 
 
 def contexts() -> pl.DataFrame:

@@ -119,13 +119,14 @@ def read_sheet(path: Path, key: pl.DataFrame, criteria: Sequence[str]) -> pl.Dat
     if missing:
         raise SheetError(f"{path}: missing column(s) {missing}; the sheet needs '{ITEM}' and one column per criterion "
                          f"{list(criteria)} (it has {raw.columns})")  # fmt: skip
-    # polars reads a row with too few fields as empty cells, which here mean "cannot judge": a sheet cut
-    # short would lose its scores silently
-    with path.open(newline="", encoding="utf-8") as fh:
-        for i, fields in enumerate(csv.reader(fh), start=1):
-            if i > 1 and fields and len(fields) < len(raw.columns):
-                raise SheetError(f"{path}: row {i} has {len(fields)} of the header's {len(raw.columns)} fields "
-                                 "(the file was cut short or a row lost its commas)")  # fmt: skip
+    # polars reads missing fields as empty cells, which here mean "cannot judge", so a sheet cut short would
+    # lose its last scores silently. Only the last row of a file without a final newline can be cut:
+    # spreadsheets also save rows whose trailing cells are empty without their commas.
+    text = path.read_text(encoding="utf-8")
+    records = list(csv.reader(text.splitlines(keepends=True)))
+    if text and not text.endswith(("\n", "\r")) and len(records) > 1 and len(records[-1]) < len(raw.columns):
+        raise SheetError(f"{path}: row {len(records)} has {len(records[-1])} of the header's {len(raw.columns)} fields "
+                         "and no line end: the file was cut short; save the whole sheet again")  # fmt: skip
     known = set(key[ITEM])
     seen: dict[str, int] = {}
     rows = []
@@ -145,10 +146,6 @@ def read_sheet(path: Path, key: pl.DataFrame, criteria: Sequence[str]) -> pl.Dat
             rows.append({"annotator": path.stem, ITEM: item, "criterion": c, "score": float(value)})
     if not rows:
         raise SheetError(f"{path}: no scores filled in")
-    absent = [i for i in key[ITEM] if i not in seen]
-    if absent:
-        raise SheetError(f"{path}: {len(absent)} of the sheet's {len(known)} items have no row (first {absent[:3]}); "
-                         "keep every row and leave a cell empty where you cannot judge")  # fmt: skip
     return pl.DataFrame(rows)
 
 
