@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 sys.stdout.write(text)
         elif args.command == "check":
-            load_config(args.params)
+            from mascot.prompts import PIPELINE_TEMPLATES, check_templates
+
+            check_templates(load_config(args.params).prompts_dir, PIPELINE_TEMPLATES)
             print(f"{args.params}: ok")
         elif args.command == "personas":
             cfg = load_config(args.params)

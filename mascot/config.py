@@ -121,20 +121,17 @@ class PersonasConfig(Section):
         "Personas that take part in QMSum meetings (card names).",
     )
 
-    @model_validator(mode="after")
-    def _cards_exist(self) -> PersonasConfig:
+    def cards_problems(self) -> list[str]:
+        """Every named persona without a card, each line led by its key; the folder read now."""
         from mascot.personas import load_cards
 
         cards = load_cards(self.dir)
-        problems = [
+        return [
             f"{ds}[{i}]: " + _choice_msg("persona", name, cards.names(), cards_dir=self.dir)
             for ds in DATASETS
             for i, name in enumerate(self.for_dataset(ds))
             if name not in cards
         ]
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
 
     def for_dataset(self, dataset: str) -> list[str]:
         return list(getattr(self, dataset))
@@ -685,7 +682,9 @@ class MascotConfig(Section):
     profile: str = F("default", "Name of the profile these params were written from (informational).")
     model: ModelConfig = F(ModelConfig(), "The base model every agent starts from.")
     ingest: IngestConfig = F(IngestConfig(), "Stage ingest: datasets → contexts table.")
-    personas: PersonasConfig = F(PersonasConfig(), "Persona cards and who talks on which dataset.")
+    # the cards are read when params load (relative to where the stage runs), so on the default too,
+    # and not when this module is imported
+    personas: PersonasConfig = F(PersonasConfig(), "Persona cards and who talks on which dataset.", validate_default=True)
     prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
     launcher: str = F(
         "python",
@@ -716,6 +715,14 @@ class MascotConfig(Section):
     report: ReportConfig = F(
         ReportConfig(), "Stage report: reports/eval.md, reports/eval.html and the blinded human-evaluation sheet."
     )
+
+    @field_validator("personas")
+    @classmethod
+    def _cards_exist(cls, v: PersonasConfig) -> PersonasConfig:
+        problems = v.cards_problems()
+        if problems:
+            raise ValueError("\n".join(problems))
+        return v
 
     def groups(self) -> dict[str, list[str]]:
         """dataset → the personas of its group, for every ingested dataset."""
@@ -781,7 +788,9 @@ def format_errors(exc: ValidationError, source: str) -> str:
                 sub = key + ("" if not m else m.group(1) if m.group(1).startswith("[") else "." + m.group(1))
                 lines.append(f"  {sub.removeprefix('<top level>.')}: {line[m.end():] if m else line}")
         else:
-            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+            got = repr(err.get("input"))
+            got = got if len(got) <= 200 else f"{got[:200]}… ({len(got)} chars)"  # quote the damage, not a megabyte
+            lines.append(f"  {key}: {err['msg']} (got {got})")
     return "\n".join(lines)
 
 

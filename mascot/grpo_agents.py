@@ -79,7 +79,10 @@ class Agents:
         meta_path = path / AGENTS_META
         if not meta_path.is_file():
             raise FileNotFoundError(f"{path}: no {AGENTS_META}; train the agents with `dvc repro grpo_agents`")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{meta_path}: not valid JSON: {exc}; restore it with `dvc checkout {path}`") from None
         for key in ("mode", "adapters"):
             if key not in meta:
                 raise ValueError(f"{meta_path}: missing key '{key}'")

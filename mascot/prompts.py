@@ -17,19 +17,64 @@ from mascot.personas import Persona
 Message = dict[str, str]
 
 SFT_SPEAKER = {"empathetic_dialogues": "the listener", "qmsum": "the next participant"}
+#: What the pipeline renders from ``prompts_dir`` (`mascot check` looks for each; a stage's dvc.yaml deps
+#: name the ones it renders, so `dvc repro` refuses a stage whose template is missing).
+PIPELINE_TEMPLATES = (
+    "companion_system.jinja", "context_user.jinja", "director_system.jinja", "director_user.jinja",
+    "group_system.jinja", "group_turn_user.jinja", "judge_answer.jinja", "judge_group_user.jinja",
+    "judge_pair_user.jinja", "judge_system.jinja", "judge_user.jinja", "persona_system.jinja", "sft_system.jinja",
+)  # fmt: skip
+# Far above any prompt budget (max_prompt_tokens): a longer template is a pasted file, not a prompt.
+MAX_TEMPLATE_CHARS = 20_000
+
+
+class PromptError(ValueError):
+    """A prompt template is missing or malformed; the message names the file (and the line)."""
+
+
+def _environment(directory: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def check_templates(directory: str | Path, required: tuple[str, ...] = ()) -> None:
+    """Every ``*.jinja`` of ``directory`` read and compiled, and each ``required`` one present, or one
+    :class:`PromptError` naming each bad file (and line). Rendering happens deep inside a stage (the
+    judge's templates only after generation), so :class:`Prompts` runs this when a stage builds it."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PromptError(f"prompts_dir: folder '{directory}' does not exist")
+    problems = [f"{directory / name}: missing" for name in required if not (directory / name).is_file()]
+    env = _environment(directory)
+    for path in sorted(directory.glob("*.jinja")):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})")
+            continue
+        if not text.strip():
+            problems.append(f"{path}: empty")
+        elif len(text) > MAX_TEMPLATE_CHARS:
+            problems.append(f"{path}: {len(text)} chars, at most {MAX_TEMPLATE_CHARS} (a prompt must fit max_prompt_tokens)")
+        else:
+            try:
+                env.compile(text, name=path.name)  # compiling also meets an unknown filter or test
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(f"{path}:{exc.lineno}: {exc.message}")
+    if problems:
+        raise PromptError(f"prompt templates in {directory}:\n  " + "\n  ".join(problems))
 
 
 class Prompts:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
-        if not self.directory.is_dir():
-            raise FileNotFoundError(f"prompts_dir: folder '{self.directory}' does not exist")
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.directory)),
-            undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
-            keep_trailing_newline=False,
-            autoescape=False,
-        )
+        check_templates(self.directory)
+        self.env = _environment(self.directory)
 
     def render(self, name: str, **variables: Any) -> str:
         try:

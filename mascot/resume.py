@@ -5,7 +5,8 @@ appended as one JSON line and flushed to disk before the next starts. A killed
 run loses at most the unit in flight; the rerun reads the file and skips what is
 there. Keys are hashes of everything that determines the result (model
 fingerprint, prompt, sampling parameters, seed), so a changed input is never
-served a stale answer. A torn last line (killed mid-write) is ignored.
+served a stale answer. A torn last line (killed mid-write) is ignored, and the next
+append starts on a fresh line.
 """
 
 from __future__ import annotations
@@ -41,14 +42,17 @@ class RecordStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.records: dict[str, Any] = {}
         self.torn_lines = 0
-        if self.path.exists():
-            with self.path.open("r", encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        item = json.loads(line)
-                        self.records[item["key"]] = item["value"]
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        self.torn_lines += 1
+        # Read as bytes, line by line: a kill can cut a write inside a multi-byte character, and
+        # that line alone is torn (decoding the whole file would refuse every record in it).
+        data = self.path.read_bytes() if self.path.exists() else b""
+        for line in data.splitlines():
+            try:
+                item = json.loads(line.decode("utf-8"))
+                self.records[item["key"]] = item["value"]
+            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+                self.torn_lines += 1
+        # the next append must start on a line of its own, not finish the torn one
+        self._open_line = bool(data) and not data.endswith(b"\n")
         self.loaded = len(self.records)
 
     def __contains__(self, key: str) -> bool:
@@ -62,6 +66,9 @@ class RecordStore:
         for key, value in items:
             self.records[key] = value
             lines.append(json.dumps({"key": key, "value": value}, ensure_ascii=False) + "\n")
+        if self._open_line:
+            lines.insert(0, "\n")
+            self._open_line = False
         with self.path.open("a", encoding="utf-8") as fh:
             fh.writelines(lines)
             fh.flush()
@@ -76,3 +83,4 @@ class RecordStore:
             fh.writelines(json.dumps({"key": k, "value": self.records[k]}, ensure_ascii=False) + "\n" for k in keep)
         tmp.replace(self.path)
         self.records = {k: self.records[k] for k in keep}
+        self._open_line = False

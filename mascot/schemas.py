@@ -263,6 +263,19 @@ MBTI_CONVERSATIONS = pa.DataFrameSchema(
     strict=True,
 )
 
+# The MBTI heatmap (a CSV, for `dvc plots`): each cell the mean overall of one agent's turns with one type.
+MBTI_HEATMAP = pa.DataFrameSchema(
+    name="mbti_heatmap",
+    columns={
+        "type": pa.Column(pl.Utf8, pa.Check.str_matches(r"^[IE][SN][TF][JP]$")),
+        "agent": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
+        "overall": pa.Column(pl.Float64, pa.Check.in_range(0, 100), nullable=True),  # null: every judgment failed
+        "turns": pa.Column(pl.Int64, pa.Check.ge(1)),
+    },
+    unique=["type", "agent"],
+    strict=True,
+)
+
 # The key of a blinded human-evaluation sheet: each opaque item id back to its system and reply.
 HUMAN_EVAL_KEY = pa.DataFrameSchema(
     name="human_eval_key",
@@ -280,7 +293,8 @@ HUMAN_EVAL_KEY = pa.DataFrameSchema(
 
 TABLES = {
     s.name: s
-    for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK, EVAL_REPLIES, MBTI_CONVERSATIONS, HUMAN_EVAL_KEY)
+    for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK, EVAL_REPLIES, MBTI_CONVERSATIONS,
+              MBTI_HEATMAP, HUMAN_EVAL_KEY)
 }
 
 
@@ -312,12 +326,13 @@ def _describe(exc: Exception, df: pl.DataFrame, table: str, where: str | Path) -
 
 
 def write_table(df: pl.DataFrame, path: str | Path, schema: pa.DataFrameSchema) -> pl.DataFrame:
-    """Validate then write Parquet atomically (a crash never leaves half a table)."""
+    """Validate then write Parquet (CSV where the name ends in .csv, for `dvc plots`) atomically: a
+    crash never leaves half a table."""
     path = Path(path)
     df = validate(df, schema, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    df.write_parquet(tmp)
+    df.write_csv(tmp) if path.suffix == ".csv" else df.write_parquet(tmp)
     tmp.replace(path)
     return df
 
@@ -326,11 +341,12 @@ def read_table(path: str | Path, schema: pa.DataFrameSchema) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table '{schema.name}' not found at {path}; run the stage that writes it first")
+    fmt = "csv" if path.suffix == ".csv" else "parquet"
     try:
-        frame = pl.read_parquet(path)
+        frame = pl.read_csv(path) if fmt == "csv" else pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise TableError(
-            f"{path}: table '{schema.name}' is not a readable parquet file (cut short or overwritten: {exc}); "
+            f"{path}: table '{schema.name}' is not a readable {fmt} file (cut short or overwritten: {exc}); "
             f"restore it with `dvc checkout {path}` or re-run the stage that writes it"
         ) from None
     return validate(frame, schema, path)

@@ -46,5 +46,22 @@ def write_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
     clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    tmp = path.with_suffix(path.suffix + ".tmp")  # atomic: a kill never leaves half a metrics file
+    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
     log.info("metrics → %s", path)
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A metrics file another stage wrote, refused with its name when it is not a JSON object."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"metrics file not found at {path}; run the stage that writes it first")
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable metrics file ({exc}); restore it with `dvc checkout {path}` "
+                         "or re-run the stage that writes it") from None  # fmt: skip
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{path}: a metrics file holds one JSON object, found {type(metrics).__name__}")
+    return metrics

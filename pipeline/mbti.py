@@ -15,7 +15,7 @@ from mascot.llm import SamplingParams
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
-from mascot.schemas import CONTEXTS, JUDGMENTS, MBTI_CONVERSATIONS, read_table, write_table
+from mascot.schemas import CONTEXTS, JUDGMENTS, MBTI_CONVERSATIONS, MBTI_HEATMAP, read_table, write_table
 from mascot.stage import log, run_stage, write_metrics
 
 
@@ -58,9 +58,7 @@ def main(args, cfg):
     scores = turn_scores(judgments)
     display = {n: engines.cards.get(n).display_name for n in engines.cards}
     cells = heatmap(conversations, scores, display)
-    plots = Path(args.plots)
-    plots.mkdir(parents=True, exist_ok=True)
-    cells.select("type", "agent", "overall", "turns").write_csv(plots / "heatmap.csv")
+    write_table(cells.select("type", "agent", "overall", "turns"), Path(args.plots) / "heatmap.csv", MBTI_HEATMAP)
     write_metrics(args.metrics, study_metrics(conversations, scores, cells) | judge_metrics)
 
 

@@ -2,22 +2,19 @@
 side, and the MBTI heatmap, in reports/eval.md and the self-contained reports/eval.html; and the
 blinded human-evaluation sheet (reports/human_eval/) with its key."""
 
-import json
 from pathlib import Path
-
-import polars as pl
 
 from mascot.eval.human import export_sheet, instructions
 from mascot.eval.report import build_tables, cases, html_page, markdown, mbti_table
 from mascot.eval.systems import reference_cards
 from mascot.judge.rubric import load_rubric
 from mascot.personas import load_cards
-from mascot.schemas import CONTEXTS, EVAL_REPLIES, HUMAN_EVAL_KEY, read_table, write_table
-from mascot.stage import log, run_stage
+from mascot.schemas import CONTEXTS, EVAL_REPLIES, HUMAN_EVAL_KEY, MBTI_HEATMAP, read_table, write_table
+from mascot.stage import log, read_metrics, run_stage
 
 
 def main(args, cfg):
-    metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+    metrics = read_metrics(args.metrics)
     replies = read_table(args.replies, EVAL_REPLIES)
     contexts = read_table(args.contexts, CONTEXTS)
     cards = load_cards(cfg.personas.dir)
@@ -30,8 +27,7 @@ def main(args, cfg):
         "(collective); the best value of each column is marked. Compare commits with `dvc metrics diff`."
     )
     tables = build_tables(metrics, systems, cfg.ingest.datasets)
-    mbti = json.loads(Path(args.mbti_metrics).read_text(encoding="utf-8"))
-    heatmap = mbti_table(pl.read_csv(args.mbti_heatmap), mbti, cfg.mbti.system)
+    heatmap = mbti_table(read_table(args.mbti_heatmap, MBTI_HEATMAP), read_metrics(args.mbti_metrics), cfg.mbti.system)
     tables += [heatmap] if heatmap else []
     case_list = cases(replies, contexts, display, systems, cfg.report.cases)
     out = Path(args.out)

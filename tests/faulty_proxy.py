@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 #: Fault kinds, in the order their rates are laid out on [0, 1) (fixed, so the dict order of
 #: ``rates`` does not change which fault a draw selects).
-FAULTS = ("429", "500", "503", "slow", "truncated_json", "wrong_schema", "empty_choices", "drop")
+FAULTS = ("429", "500", "503", "slow", "truncated_json", "wrong_schema", "empty_choices", "drop", "hollow_choice")
 #: Fault kinds answered without calling the upstream.
 LOCAL_FAULTS = ("429", "500", "503", "drop")
 
@@ -205,15 +205,17 @@ def _mutate(kind: str, payload: bytes) -> bytes:
         return payload[: len(payload) // 2]
     if kind == "wrong_schema":
         return WRONG_SCHEMA_BODY
-    if kind == "empty_choices":
-        try:
-            data = json.loads(payload)
-        except ValueError:  # e.g. a streamed (SSE) body: left as it is
-            return payload
-        if isinstance(data, dict):
-            data["choices"] = []
-            return json.dumps(data).encode()
-    return payload
+    if kind not in ("empty_choices", "hollow_choice"):  # e.g. a "slow" answer the client waited for
+        return payload
+    try:
+        data = json.loads(payload)
+    except ValueError:  # e.g. a streamed (SSE) body: left as it is
+        return payload
+    if not isinstance(data, dict):
+        return payload
+    # empty_choices: no choice at all; hollow_choice: one choice with nothing in it (no message, no logprobs)
+    data["choices"] = [] if kind == "empty_choices" else [{}]
+    return json.dumps(data).encode()
 
 
 class FaultyProxy:
@@ -233,7 +235,7 @@ class FaultyProxy:
         socket_timeout: timeout of every socket operation with a client (seconds).
         upstream_timeout: timeout of every socket operation with the upstream (seconds).
 
-    ``truncated_json``, ``wrong_schema`` and ``empty_choices`` rewrite only a 200 from the
+    ``truncated_json``, ``wrong_schema``, ``empty_choices`` and ``hollow_choice`` rewrite only a 200 from the
     upstream (an upstream error passes through as it is, still counted as that fault); they assume
     non-streamed JSON bodies (a streamed body is buffered, then cut or replaced, never re-chunked).
     An upstream that cannot be reached is answered 502 (and recorded in ``upstream_errors``).

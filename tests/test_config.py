@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,6 +74,12 @@ def test_bad_values_name_the_key(overrides, expected):
     assert expected in bad(overrides)
 
 
+def test_a_megabyte_value_is_named_not_quoted_whole():
+    message = bad({"sft.max_steps": "9" * 1_000_000 + "x", "candidates.temperature": "warm"})
+    assert "sft.max_steps: " in message and "(1000003 chars)" in message and "candidates.temperature" in message
+    assert len(message) < 1000
+
+
 def test_all_problems_reported_at_once():
     message = bad({"candidates.k": 1, "sft.batch_size": 0, "model.dtyp": "float32"})
     assert "3 invalid parameter(s)" in message
@@ -84,6 +93,21 @@ def test_missing_and_malformed_params_file(tmp_path):
     broken.write_text("candidates: [k: 2\n")
     with pytest.raises(ConfigError, match="not a readable YAML params file"):
         load_config(broken)
+
+
+def test_params_read_outside_the_repo_name_the_missing_card_folder(tmp_path, monkeypatch):
+    # the cards are read when params load, relative to where the stage runs, even when params leave the
+    # section out; importing the package elsewhere (the CLI's --help, a notebook) must not need them
+    proc = subprocess.run([sys.executable, "-m", "mascot.cli", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          env=os.environ | {"PYTHONPATH": str(REPO)}, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    monkeypatch.chdir(tmp_path)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for params in (raw, {k: v for k, v in raw.items() if k != "personas"} | {"sft": {"max_steps": 0}}):
+        with pytest.raises(ConfigError) as info:
+            parse_config(params)
+        assert "personas: personas.dir: folder 'configs/personas' does not exist" in str(info.value)
+    assert "sft.max_steps" in str(info.value)  # reported with the other problems, not instead of them
 
 
 def test_unknown_profile_suggests_closest(capsys):

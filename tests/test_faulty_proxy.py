@@ -12,6 +12,7 @@ which the judge's retry logic keys on:
     wrong_schema    -> no exception: a ChatCompletion with choices=None (and an extra field),
                        or openai.APIResponseValidationError with _strict_response_validation=True
     empty_choices   -> no exception: a ChatCompletion with choices == []
+    hollow_choice   -> no exception: choices == [a Choice whose message, logprobs, finish_reason are None]
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def outcome(call) -> str:
         return "wrong_schema"
     if resp.choices == []:
         return "empty_choices"
+    if resp.choices[0].message is None:
+        return "hollow_choice"
     assert resp.choices[0].message.content is not None
     return "clean"
 
@@ -190,6 +193,19 @@ def test_empty_choices_is_returned_not_raised(upstream):
         assert proxy.counts["empty_choices"] == 1
 
 
+def test_a_hollow_choice_is_returned_not_raised(upstream):
+    with FaultyProxy(upstream, fail_first_n=1, first_fault="hollow_choice") as proxy, client(proxy) as c:
+        resp = chat(c)
+        assert outcome(lambda: resp) == "hollow_choice"
+        assert resp.choices[0].logprobs is None and resp.choices[0].finish_reason is None
+        assert resp.object == "chat.completion" and proxy.counts["hollow_choice"] == 1
+
+
+def test_a_slow_answer_the_client_waits_for_is_the_real_answer(upstream):
+    with FaultyProxy(upstream, fail_first_n=1, first_fault="slow", slow_seconds=0.5) as proxy, client(proxy) as c:
+        assert outcome(lambda: chat(c)) == "clean" and proxy.counts["slow"] == 1
+
+
 def test_legacy_completions_path_gets_faults_too(upstream):
     with FaultyProxy(upstream, fail_first_n=1, first_fault="503") as proxy, client(proxy) as c:
         with pytest.raises(openai.InternalServerError):
@@ -215,7 +231,7 @@ def test_async_client_sees_the_same_exceptions(upstream):
     assert seen == {
         "429": "RateLimitError", "500": "InternalServerError", "503": "InternalServerError",
         "slow": "APITimeoutError", "truncated_json": "JSONDecodeError", "wrong_schema": "None",
-        "empty_choices": "choices=0", "drop": "APIConnectionError",
+        "empty_choices": "choices=0", "drop": "APIConnectionError", "hollow_choice": "choices=1",
     }
 
 

@@ -142,6 +142,14 @@ def test_every_problem_in_a_filled_sheet_is_named_by_file_row_and_column(tmp_pat
     assert "not a readable UTF-8 CSV" in broken("latin1.csv", raw="item,fidelity\nH1,caf\xe9\n".encode("latin-1"))
     assert "no scores filled in" in broken("blank.csv", sheet)
     assert "empty.csv" in broken("empty.csv", raw=b"")
+    data = good.read_bytes()  # cut inside the last row: its last cells would read as "cannot judge"
+    cut = broken("cut.csv", raw=data[: data.rindex(b",") - 1])
+    assert f"cut.csv: row {table.height + 1} has 8 of the header's 9 fields and no line end" in cut
+    # a spreadsheet saves a row whose trailing cells are empty without their commas: the same row, whole
+    last = data[data.rindex(b"\nH") + 1 :]
+    short = data[: -len(last)] + last[: last.rindex(b",", 0, last.rindex(b",") - 1)] + b"\r\n"
+    (tmp_path / "short.csv").write_bytes(short)
+    assert agreement([tmp_path / "short.csv"], key, judged, RUBRIC)["scores"] == 6 * len(CRITERIA) - 1
 
 
 def test_the_cli_writes_the_agreement_metrics(tmp_path, monkeypatch, capsys):

@@ -43,6 +43,17 @@ def test_every_criterion_ends_judged_despite_faults(llama_server):
     assert sum(s.attempts for row in results for s in row) == sent
 
 
+@pytest.mark.parametrize("kind", ["truncated_json", "wrong_schema", "empty_choices", "hollow_choice"])
+def test_a_malformed_answer_is_retried_like_a_transport_fault(llama_server, kind):
+    with FaultyProxy(llama_server, fail_first_n=2, first_fault=kind) as proxy:
+        judge = http_judge(proxy.url)
+        row = judge.judge(items(REPLIES[:1]))[0]
+        assert proxy.counts[kind] == 2
+    assert all(s.status == "ok" and 1 <= s.score <= 5 for s in row)
+    assert judge.stats.retries == 2 and judge.stats.failures == 0 and judge.stats.reasks == 0
+    assert sum(s.attempts for s in row) == len(row) + 2
+
+
 def test_spent_retry_budget_is_recorded_as_failed_with_the_error(llama_server):
     with FaultyProxy(llama_server, fail_first_n=1000, first_fault="500") as proxy:
         judge = http_judge(proxy.url, max_retries=2)

@@ -234,6 +234,14 @@ def test_ed_huge_utterance_truncated(tmp_path):
         assert len(df["reference"].item()) == 2000 and df["reference"].item().endswith("…")
 
 
+def test_ed_huge_situation_truncated(tmp_path):
+    convs = [("hit:1_conv:1", "proud", "y" * 1_000_000, [("1", "hi"), ("2", "well done")])]
+    df, report = load(write_original(tmp_path / "s.csv", convs), max_turn_chars=2000)
+    [issue] = report.of_kind("truncated")
+    assert issue.line == 2 and "prompt (situation): 1000000 chars cut to 2000" in issue.detail
+    assert len(df["situation"].item()) == 2000 and df["situation"].item().endswith("…")
+
+
 def test_ed_quoted_embedded_newline_and_swallowed_rows(tmp_path):
     path = write_quoted(tmp_path / "q.csv", [("hit:1_conv:1", "proud", "p", [("1", "two\nlines"), ("2", "b")])])
     df, report = load(path)
@@ -333,6 +341,26 @@ def test_qmsum_bad_spans_reported_and_dropped(tmp_path):
     ids = set(df["context_id"])
     stem = f"qmsum/valid/product/{src.stem}"
     assert {f"{stem}/topic0", f"{stem}/topic1", f"{stem}/query0"}.isdisjoint(ids) and f"{stem}/query1" in ids
+
+
+@needs_qmsum
+def test_qmsum_huge_topic_and_query_truncated(tmp_path):
+    src = next(iter(sorted((QMSUM / "Product" / "val").glob("*.json"))))
+    meeting = json.loads(src.read_text(encoding="utf-8"))
+    meeting["topic_list"][0]["topic"] = "t" * 1_000_000
+    meeting["specific_query_list"][0]["query"] = "q" * 1_000_000
+    (tmp_path / "Product" / "val").mkdir(parents=True)
+    (tmp_path / "Product" / "val" / src.name).write_text(json.dumps(meeting), encoding="utf-8")
+    report = IngestReport()
+    df = load_qmsum(tmp_path, "val", report, domains=("product",), max_turn_chars=600)
+    wheres = [re.search(r"\[(.*)\]: 1000000 chars cut to 600", i.detail) for i in report.of_kind("truncated")]
+    assert {m.group(1) for m in wheres if m} == {"topic_list[0].topic", "specific_query_list[0].query"}
+    stem = f"qmsum/valid/product/{src.stem}"
+    topic = df.filter(pl.col("context_id") == f"{stem}/topic0").row(0, named=True)
+    query = df.filter(pl.col("context_id") == f"{stem}/query0").row(0, named=True)
+    assert len(query["query"]) == 600 and query["query"].endswith("…")
+    assert 600 <= len(topic["situation"]) < 700  # "Product meeting. Topic under discussion: " + the cut topic
+    assert df["situation"].str.len_chars().max() < 700
 
 
 def test_qmsum_fatal_inputs(tmp_path):

@@ -18,7 +18,7 @@ from mascot.llm import SamplingParams
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore
-from mascot.schemas import MBTI_CONVERSATIONS, validate
+from mascot.schemas import MBTI_CONVERSATIONS, MBTI_HEATMAP, validate
 
 from .conftest import REPO
 
@@ -143,6 +143,7 @@ def test_heatmap_and_metrics_by_hand():
     assert cells.select("type", "agent", "overall").rows() == [
         ("ENFP", "The Anchor", 0.0), ("ENFP", "The Beacon", 50.0), ("INTJ", "The Anchor", 100.0), ("INTJ", "The Beacon", 50.0)
     ]  # fmt: skip
+    validate(cells.select("type", "agent", "overall", "turns"), MBTI_HEATMAP)  # what the stage writes for dvc plots
     m = study_metrics(conv, scores, cells)
     assert m["INTJ.the_anchor.overall"] == 100.0 and m["ENFP.the_beacon.turns"] == 1
     assert m["INTJ.overall"] == 75.0 and m["ENFP.overall"] == 25.0 and m["types_spread.overall"] == 50.0

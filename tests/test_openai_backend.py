@@ -15,6 +15,7 @@ from mascot.llm import BackendError, SamplingParams
 from mascot.llm.openai_backend import OpenAIBackend
 
 from .conftest import free_port
+from .faulty_proxy import FaultyProxy
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,16 @@ def test_unreachable_endpoint_fails_with_the_url_named():
     backend = OpenAIBackend(OpenAIEndpoint(base_url=url, max_retries=1, timeout_s=2))
     with pytest.raises(BackendError, match=f"{url}.*failed after 1 retries"):
         backend.generate(MESSAGES[:1], SamplingParams(max_new_tokens=4), seeds=[0])
+
+
+@pytest.mark.parametrize("kind", ["truncated_json", "wrong_schema", "empty_choices", "hollow_choice"])
+def test_a_malformed_answer_stops_generation_with_the_endpoint_named(llama_server, kind):
+    # generation stops (its finished chunks are in the resume store) rather than record a reply it never got
+    with FaultyProxy(llama_server, fail_first_n=1, first_fault=kind) as proxy:
+        backend = OpenAIBackend(OpenAIEndpoint(base_url=proxy.url, model="smollm2", max_retries=0))
+        with pytest.raises(BackendError, match=f"{proxy.url}.*smollm2"):
+            backend.generate(MESSAGES[:1], SamplingParams(max_new_tokens=4), seeds=[0])
+        assert proxy.counts[kind] == 1
 
 
 def test_api_key_comes_from_the_named_environment_variable(monkeypatch):

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from mascot.yaml_files import read_yaml_mapping
 
 # the pipeline's outputs a conversation needs (dvc.yaml writes them under these names)
 MODEL_DIRS = {"base": "models/base", "sft": "models/sft", "agents": "models/agents", "director": "models/director"}
@@ -99,7 +99,7 @@ def _materialise(repo: Path, commit: str) -> Path:
     if not fs.exists(PARAMS):
         raise WorkspaceError(f"revision {commit[:12]} of {repo} has no {PARAMS}")
     fs.get_file(PARAMS, str(tmp / PARAMS))
-    params = yaml.safe_load((tmp / PARAMS).read_text(encoding="utf-8")) or {}
+    params = read_yaml_mapping(tmp / PARAMS, f"params file of revision {commit[:12]}", WorkspaceError)
     wanted = [params.get("personas", {}).get("dir", "configs/personas"), params.get("prompts_dir", "configs/prompts")]
     for path in [*wanted, *MODEL_DIRS.values()]:
         if fs.exists(path):  # a missing one is reported by group_files with the whole list

@@ -49,7 +49,7 @@ kind                          action
 ``speaker_not_alternating``   dropped (conversation): speaker roles cannot be assigned
 ``empty_utterance``           dropped (conversation)
 ``empty_situation``           dropped (conversation)
-``truncated``                 repaired: an utterance longer than ``max_turn_chars`` is cut
+``truncated``                 repaired: an utterance or situation longer than ``max_turn_chars`` is cut
 ============================  ==============================================================
 
 An empty or missing file, a header without a required column, or a header with no
@@ -334,6 +334,11 @@ def _contexts(
                        f"cut to {max_chars}", "repaired")  # fmt: skip
             text = text[: max_chars - 1] + "…"
         texts.append(text)
+    situation = conv[0].situation
+    if len(situation) > max_chars:  # the situation goes into every prompt of the conversation, as the turns do
+        report.add(path, conv[0].line, "truncated", f"conversation {conv_id}, prompt (situation): {len(situation)} "
+                   f"chars cut to {max_chars}", "repaired")  # fmt: skip
+        situation = situation[: max_chars - 1] + "…"
     emotion = conv[0].emotion
     for k in range(1, len(conv), 2):  # positions of utterance_idx 2, 4, …: the listener's turns
         yield {
@@ -342,7 +347,7 @@ def _contexts(
             "split": split,
             "domain": valence(emotion),
             "emotion": emotion,
-            "situation": conv[0].situation,
+            "situation": situation,
             "history": [{"speaker": _ROLES[i % 2], "text": t} for i, t in enumerate(texts[:k])],
             "query": None,
             "reference": texts[k],

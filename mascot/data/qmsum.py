@@ -20,7 +20,7 @@ situation names the topic whose span covers the query's span end, or is a generi
 
 Damage: a bad span (not two integers, negative, start > end, past the transcript) or
 an empty topic/query drops that context and is reported with file and key path; turns
-longer than ``max_turn_chars``, empty turns (skipped) and blank speakers are repaired
+longer than ``max_turn_chars`` (and topics or queries that long), empty turns (skipped) and blank speakers are repaired
 and reported once per meeting with a count. Missing file/folder, empty file, invalid
 JSON and missing keys are a :class:`~mascot.data.issues.DataError` naming the file
 (and line for JSONL) and the key.
@@ -160,7 +160,8 @@ class _Contexts:
 
     def rows(self) -> list[dict[str, Any]]:
         topics = self.m.data["topic_list"]
-        topic_spans = [(t["topic"].strip(), self._spans(t, f"topic_list[{i}]")) for i, t in enumerate(topics)]
+        topic_spans = [(self._capped(t["topic"], f"topic_list[{i}].topic"), self._spans(t, f"topic_list[{i}]"))
+                       for i, t in enumerate(topics)]  # fmt: skip
         rows = []
         for i, (topic, spans) in enumerate(topic_spans):
             where = f"topic_list[{i}]"
@@ -169,7 +170,7 @@ class _Contexts:
         for i, item in enumerate(self.m.data["specific_query_list"]):
             where = f"specific_query_list[{i}]"
             spans = self._spans(item, where)
-            query = item["query"].strip()
+            query = self._capped(item["query"], f"{where}.query")
             if spans and self._nonempty(query, f"{where}.query"):
                 end = spans[0][1]
                 covering = [t for t, ts in topic_spans if ts and any(a <= end <= b for a, b in ts)]
@@ -206,6 +207,15 @@ class _Contexts:
             self.report.add(self.m.file, self.m.line, "empty_text", f"{self.m.id} [{key}] is empty; context dropped",
                             "dropped")  # fmt: skip
         return bool(text)
+
+    def _capped(self, text: str, where: str) -> str:
+        """A topic or query, stripped and cut like a turn: it goes into every prompt of its context."""
+        text = text.strip()
+        if len(text) > self.max_chars:
+            self.report.add(self.m.file, self.m.line, "truncated", f"{self.m.id} [{where}]: {len(text)} chars cut to "
+                            f"{self.max_chars} with '…'", "repaired")  # fmt: skip
+            text = text[: self.max_chars - 1] + ELLIPSIS
+        return text
 
     def _turn(self, i: int) -> str:
         text = self.texts[i]

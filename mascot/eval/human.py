@@ -18,6 +18,7 @@ CSV, one file per annotator) and :func:`agreement` compares them with the judges
 
 from __future__ import annotations
 
+import csv
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -118,6 +119,14 @@ def read_sheet(path: Path, key: pl.DataFrame, criteria: Sequence[str]) -> pl.Dat
     if missing:
         raise SheetError(f"{path}: missing column(s) {missing}; the sheet needs '{ITEM}' and one column per criterion "
                          f"{list(criteria)} (it has {raw.columns})")  # fmt: skip
+    # polars reads missing fields as empty cells, which here mean "cannot judge", so a sheet cut short would
+    # lose its last scores silently. Only the last row of a file without a final newline can be cut:
+    # spreadsheets also save rows whose trailing cells are empty without their commas.
+    text = path.read_text(encoding="utf-8")
+    records = list(csv.reader(text.splitlines(keepends=True)))
+    if text and not text.endswith(("\n", "\r")) and len(records) > 1 and len(records[-1]) < len(raw.columns):
+        raise SheetError(f"{path}: row {len(records)} has {len(records[-1])} of the header's {len(raw.columns)} fields "
+                         "and no line end: the file was cut short; save the whole sheet again")  # fmt: skip
     known = set(key[ITEM])
     seen: dict[str, int] = {}
     rows = []

@@ -133,6 +133,10 @@ class OpenAIJudge:
                     resp = await client.chat.completions.create(model=ep.model, messages=messages, temperature=0.0, **kw)
                 if not getattr(resp, "choices", None):
                     raise _Malformed("the server answered with no choices")
+                # The client builds responses unvalidated, so an empty choice arrives with message None;
+                # read as "no logprobs", it would switch an auto judge to JSON for good.
+                if getattr(resp.choices[0], "message", None) is None:
+                    raise _Malformed("the server answered a choice without a message")
                 if resp.usage:
                     self.stats.prompt_tokens += resp.usage.prompt_tokens or 0
                     self.stats.completion_tokens += resp.usage.completion_tokens or 0

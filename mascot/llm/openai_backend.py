@@ -74,8 +74,9 @@ class OpenAIBackend:
                         max_tokens=params.max_new_tokens,
                         seed=seed,
                     )
-                if not resp.choices:
-                    raise BackendError(f"{ep.base_url}: the server answered with no choices")
+                # the client builds responses unvalidated: no choices, or a choice without a message
+                if not resp.choices or resp.choices[0].message is None:
+                    raise BackendError(f"{ep.base_url} (model {model!r}): the server answered without a message")
                 choice = resp.choices[0]
                 tokens = resp.usage.completion_tokens if resp.usage else 0
                 finish = "length" if choice.finish_reason == "length" else "stop"
@@ -87,3 +88,5 @@ class OpenAIBackend:
                 raise BackendError(
                     f"{ep.base_url} (model {model!r}) failed after {ep.max_retries} retries: {exc}"
                 ) from exc
+            except json.JSONDecodeError as exc:  # a body cut short: not an APIError, so never retried by the client
+                raise BackendError(f"{ep.base_url} (model {model!r}) answered a body that is not JSON: {exc}") from exc
