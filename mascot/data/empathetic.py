@@ -67,7 +67,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from mascot.data.issues import DataError, IngestReport, contexts_frame
+from mascot.data.issues import DataError, IngestReport, contexts_frame, cut
 from mascot.data.valence import UnknownEmotion, valence
 
 REQUIRED = ("conv_id", "utterance_idx", "context", "prompt", "speaker_idx", "utterance")
@@ -326,19 +326,15 @@ def _drop(path: Path, line: int, kind: str, conv_id: str, detail: str, report: I
 def _contexts(
     path: Path, split: str, conv_id: str, conv: list[_Utterance], report: IngestReport, max_chars: int
 ) -> Iterator[dict[str, Any]]:
-    texts = []
-    for u in conv:
-        text = u.text
+    def capped(text: str, line: int, what: str) -> str:
         if len(text) > max_chars:
-            report.add(path, u.line, "truncated", f"conversation {conv_id}, utterance_idx {u.idx}: {len(text)} chars "
-                       f"cut to {max_chars}", "repaired")  # fmt: skip
-            text = text[: max_chars - 1] + "…"
-        texts.append(text)
-    situation = conv[0].situation
-    if len(situation) > max_chars:  # the situation goes into every prompt of the conversation, as the turns do
-        report.add(path, conv[0].line, "truncated", f"conversation {conv_id}, prompt (situation): {len(situation)} "
-                   f"chars cut to {max_chars}", "repaired")  # fmt: skip
-        situation = situation[: max_chars - 1] + "…"
+            report.add(path, line, "truncated", f"conversation {conv_id}, {what}: {len(text)} chars cut to {max_chars}",
+                       "repaired")  # fmt: skip
+        return cut(text, max_chars)
+
+    texts = [capped(u.text, u.line, f"utterance_idx {u.idx}") for u in conv]
+    # the situation goes into every prompt of the conversation, as the turns do
+    situation = capped(conv[0].situation, conv[0].line, "prompt (situation)")
     emotion = conv[0].emotion
     for k in range(1, len(conv), 2):  # positions of utterance_idx 2, 4, …: the listener's turns
         yield {

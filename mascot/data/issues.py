@@ -16,6 +16,11 @@ from mascot.schemas import CONTEXTS
 Action = Literal["repaired", "dropped"]
 
 
+def cut(text: str, max_chars: int) -> str:
+    """``text`` shortened to ``max_chars`` with a closing '…' (the repair a loader reports as ``truncated``)."""
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
 class DataError(ValueError):
     """Input that cannot be loaded at all (missing or empty file, missing column, not JSON…).
 

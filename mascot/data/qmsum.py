@@ -36,11 +36,10 @@ from typing import Any
 
 import polars as pl
 
-from mascot.data.issues import DataError, IngestReport, contexts_frame
+from mascot.data.issues import DataError, IngestReport, contexts_frame, cut
 
 DOMAIN_DIRS = {"academic": "Academic", "committee": "Committee", "product": "Product"}
 DISK_SPLIT = {"train": "train", "valid": "val", "test": "test"}
-ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -214,15 +213,13 @@ class _Contexts:
         if len(text) > self.max_chars:
             self.report.add(self.m.file, self.m.line, "truncated", f"{self.m.id} [{where}]: {len(text)} chars cut to "
                             f"{self.max_chars} with '…'", "repaired")  # fmt: skip
-            text = text[: self.max_chars - 1] + ELLIPSIS
-        return text
+        return cut(text, self.max_chars)
 
     def _turn(self, i: int) -> str:
         text = self.texts[i]
         if len(text) > self.max_chars:
             self.truncated.add(i)
-            text = text[: self.max_chars - 1] + ELLIPSIS
-        return text
+        return cut(text, self.max_chars)
 
     def _row(self, name: str, topic_line: str, query: str | None, span: tuple[int, int], where: str) -> dict | None:
         start, end = span
