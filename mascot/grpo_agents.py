@@ -30,6 +30,7 @@ from mascot.registry import Registry
 from mascot.reward_model import RewardModel
 from mascot.rewards import FormatReward, PersonaRMReward
 from mascot.stats import gain_metrics, paired_gains, run_ends
+from mascot.yaml_files import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,7 @@ class Agents:
         meta_path = path / AGENTS_META
         if not meta_path.is_file():
             raise FileNotFoundError(f"{path}: no {AGENTS_META}; train the agents with `dvc repro grpo_agents`")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{meta_path}: not valid JSON: {exc}; restore it with `dvc checkout {path}`") from None
+        meta = read_json_object(meta_path, "record of trained agents")
         for key in ("mode", "adapters"):
             if key not in meta:
                 raise ValueError(f"{meta_path}: missing key '{key}'")

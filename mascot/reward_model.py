@@ -31,6 +31,7 @@ from mascot.personas import Persona
 from mascot.prompts import Message, Prompts, fit_history
 from mascot.registry import Registry, UnknownNameError
 from mascot.resume import stable_hash
+from mascot.yaml_files import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -217,10 +218,7 @@ class RewardModel:
             raise FileNotFoundError(
                 f"{path}: not a reward model folder (no {META_FILE}); train one with `dvc repro persona_rm` (or group_rm)"
             )
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{meta_path}: not valid JSON: {exc}") from None
+        meta = read_json_object(meta_path, "reward model record")
         for key in ("prompts_dir", "max_length"):
             if key not in meta:
                 raise ValueError(f"{meta_path}: missing key '{key}'")

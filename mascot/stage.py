@@ -14,6 +14,7 @@ from typing import Any
 
 from mascot.config import ConfigError, MascotConfig, load_config
 from mascot.llm import BackendError
+from mascot.yaml_files import read_json_object
 
 log = logging.getLogger("mascot")
 
@@ -57,11 +58,4 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"metrics file not found at {path}; run the stage that writes it first")
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable metrics file ({exc}); restore it with `dvc checkout {path}` "
-                         "or re-run the stage that writes it") from None  # fmt: skip
-    if not isinstance(metrics, dict):
-        raise ValueError(f"{path}: a metrics file holds one JSON object, found {type(metrics).__name__}")
-    return metrics
+    return read_json_object(path, "metrics file")

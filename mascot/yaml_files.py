@@ -1,10 +1,13 @@
-"""YAML files validated into pydantic models (persona cards, rubrics, user simulators, params):
-one error naming the file, and each bad key, for whatever is wrong with them."""
+"""YAML files validated into pydantic models (persona cards, rubrics, user simulators, params), and the
+JSON records stages leave beside their outputs: one error naming the file, and each bad key, for
+whatever is wrong with them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+
+import json
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -30,6 +33,19 @@ def read_yaml_mapping(path: Path, what: str, error: type[Exception]) -> dict[str
     if not isinstance(raw, dict):
         raise error(f"{path}: a {what} is a mapping of keys at the top level, not a {type(raw).__name__}")
     return raw
+
+
+def read_json_object(path: Path, what: str, error: type[Exception] = ValueError) -> dict[str, Any]:
+    """A JSON object a stage wrote (metrics, a model folder's record). Cut short, not UTF-8 or not an
+    object is one ``error`` naming the file and how to get a good copy back."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: not valid JSON ({exc}), so not a readable {what}; restore it with `dvc checkout` "
+                    "or re-run the stage that writes it") from None  # fmt: skip
+    if not isinstance(obj, dict):
+        raise error(f"{path}: a {what} holds one JSON object, found {type(obj).__name__}")
+    return obj
 
 
 def load_yaml_model(path: str | Path, model: type[M], what: str, error: type[Exception]) -> M:
