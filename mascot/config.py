@@ -121,18 +121,6 @@ class PersonasConfig(Section):
         "Personas that take part in QMSum meetings (card names).",
     )
 
-    def cards_problems(self) -> list[str]:
-        """Every named persona without a card, each line led by its key; the folder read now."""
-        from mascot.personas import load_cards
-
-        cards = load_cards(self.dir)
-        return [
-            f"{ds}[{i}]: " + _choice_msg("persona", name, cards.names(), cards_dir=self.dir)
-            for ds in DATASETS
-            for i, name in enumerate(self.for_dataset(ds))
-            if name not in cards
-        ]
-
     def for_dataset(self, dataset: str) -> list[str]:
         return list(getattr(self, dataset))
 
@@ -719,7 +707,15 @@ class MascotConfig(Section):
     @field_validator("personas")
     @classmethod
     def _cards_exist(cls, v: PersonasConfig) -> PersonasConfig:
-        problems = v.cards_problems()
+        from mascot.personas import load_cards
+
+        cards = load_cards(v.dir)
+        problems = [
+            f"{ds}[{i}]: " + _choice_msg("persona", name, cards.names(), cards_dir=v.dir)
+            for ds in DATASETS
+            for i, name in enumerate(v.for_dataset(ds))
+            if name not in cards
+        ]
         if problems:
             raise ValueError("\n".join(problems))
         return v
