@@ -1,9 +1,9 @@
 """Every file a user hands the pipeline, damaged the ways files get damaged: cut short, a wrong key
 or column, bytes that are not UTF-8, empty, one value of a megabyte. Each ends in one clear error
 naming the file (and the key or column where there is one) before any compute, and a stage turns it
-into exit code 2 without a traceback. Prompt templates are checked the same way when params load, since
-the judge's are first rendered only after hours of generation. The raw datasets have their own sweep in test_loaders.py, the
-human-evaluation sheets theirs in test_human_eval.py."""
+into exit code 2 without a traceback. Prompt templates are checked when a stage builds its prompts and by
+`mascot check`, since the judge's are first rendered only after hours of generation. The raw datasets have
+their own sweep in test_loaders.py, the human-evaluation sheets theirs in test_human_eval.py."""
 
 from __future__ import annotations
 
