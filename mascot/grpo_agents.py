@@ -140,7 +140,6 @@ def grpo_args(g: GRPOTrainConfig, output_dir: str, reward_names: Sequence[str], 
         scale_rewards=g.scale_rewards,
         reward_weights=[g.reward_weights.get(name, 1.0) for name in reward_names],
         log_completions=False,
-        gradient_checkpointing=g.gradient_checkpointing,
         **vllm,
     )
 

@@ -97,7 +97,7 @@ def split_pairs(pairs: pl.DataFrame, eval_fraction: float, seed: int) -> tuple[p
     elif len(held) == len(groups):
         held.discard(max(groups, key=draw.__getitem__))
     key = pl.concat_str([pl.col("context_id"), pl.col("persona")], separator="\x1f")
-    in_eval = key.is_in(pl.Series([f"{c}\x1f{p}" for c, p in held], dtype=pl.Utf8))
+    in_eval = key.is_in([f"{c}\x1f{p}" for c, p in held])
     return pairs.filter(~in_eval), pairs.filter(in_eval)
 
 
@@ -395,7 +395,6 @@ def train_reward_model(
         **trainer_args(cfg, scratch, has_eval=bool(eval_rows)),  # bf16 explicit: RewardConfig defaults to True
         max_length=None,  # _encode_pairs already dropped (and named) the pairs that do not fit
         center_rewards_coefficient=cfg.center_rewards_coefficient,
-        activation_checkpointing=False,  # RewardConfig turns it on by default: a slowdown small RMs do not need
         disable_dropout=False,  # keep persona_rm.lora.dropout; decoder bases carry no dropout of their own
     )
     # the head starts random: it must be trained in full, not through an adapter

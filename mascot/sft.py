@@ -71,7 +71,6 @@ def train_sft(
         **trainer_args(cfg, scratch, has_eval=bool(evals)),
         warmup_steps=math.ceil(cfg.warmup_ratio * cfg.max_steps),
         max_length=cfg.max_length,
-        gradient_checkpointing=cfg.gradient_checkpointing,
     )
     peft_config = lora_config(cfg.lora, "CAUSAL_LM")
     trainer = SFTTrainer(

@@ -82,6 +82,8 @@ def trainer_args(cfg: Any, output_dir: str, has_eval: bool, logging_steps: int |
         "bf16": cfg.bf16,
         "dataloader_num_workers": 0,
         "disable_tqdm": True,
+        # TRL's configs turn it on by default; a stage turns it on only where its params say so
+        "activation_checkpointing": getattr(cfg, "gradient_checkpointing", False),
     }
 
 

@@ -223,10 +223,33 @@ def running_llama_server(log_dir: Path, *extra: str, aliases: Sequence[str] = ()
                 time.sleep(0.25)
         else:
             pytest.fail("llama.cpp server did not come up within 90 s")
+        check_build_once(base, Path(folder) / name, aliases[0] if aliases else "smollm2", option(extra, "--api_key"))
         yield base
     finally:
         stop_server(proc)
         log.close()
+
+
+_BUILD_VERDICT: list[str] = []  # this process's verdict on the llama.cpp build: "" when sound, else why not
+
+
+def check_build_once(base: str, gguf: Path, model: str, api_key: str | None) -> None:
+    """Fail every test that needs the llama.cpp server with one message when its build computes wrong tokens
+    on this CPU (tests/llama_build.py); the comparison runs once per test process."""
+    from .llama_build import BrokenLlamaBuild, check_llama_build
+
+    if not _BUILD_VERDICT:
+        try:
+            check_llama_build(base, gguf, model, api_key)
+            _BUILD_VERDICT.append("")
+        except BrokenLlamaBuild as broken:
+            _BUILD_VERDICT.append(str(broken))
+    if _BUILD_VERDICT[0]:
+        pytest.fail(_BUILD_VERDICT[0], pytrace=False)
+
+
+def option(args: Sequence[str], flag: str) -> str | None:
+    return args[args.index(flag) + 1] if flag in args else None
 
 
 @pytest.fixture(scope="session")

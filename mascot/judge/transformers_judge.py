@@ -84,7 +84,7 @@ class TransformersJudge:
             input_ids=prefix_ids.to(model.device),
             attention_mask=prefix_mask.to(model.device),
             position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0).to(model.device),
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
         self.stats.calls += 1
@@ -99,7 +99,7 @@ class TransformersJudge:
             input_ids=suffix_ids.to(model.device),
             attention_mask=torch.cat([prefix_mask[[i for i, _ in rows]], suffix_mask], dim=1).to(model.device),
             position_ids=(start + torch.arange(s_width)).to(model.device),
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         ).logits
         self.stats.prompt_tokens += int(suffix_mask.sum())

