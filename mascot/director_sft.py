@@ -139,13 +139,14 @@ def train_director_sft(
         )
     set_seed(w.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-sft-")
+    policy = load_policy(base_dir, sft_dir)
     trainer = SFTTrainer(
-        model=load_policy(base_dir, sft_dir),
+        model=policy,
         args=TRLSFTConfig(**trainer_args(w, scratch, has_eval=bool(evals)), max_length=w.max_length),
         train_dataset=Dataset.from_list([{k: e[k] for k in ("prompt", "completion")} for e in train]),
         eval_dataset=Dataset.from_list([{k: e[k] for k in ("prompt", "completion")} for e in evals]) if evals else None,
         processing_class=backend.tokenizer,
-        peft_config=lora_config(w.lora, "CAUSAL_LM"),
+        peft_config=lora_config(w.lora, "CAUSAL_LM", policy),
         callbacks=[LiveCurves(live_dir)],
     )
     result = trainer.train()

@@ -194,13 +194,14 @@ def train_agents(
     for name, examples in plan.items():
         set_seed(g.seed)
         scratch = tempfile.mkdtemp(prefix="mascot-grpo-")
+        policy = load_policy(base_dir, sft_dir)
         trainer = GRPOTrainer(
-            model=load_policy(base_dir, sft_dir),
+            model=policy,
             reward_funcs=rewards,
             args=grpo_args(g, scratch, [f.__name__ for f in rewards], g.max_completion_length),
             train_dataset=Dataset.from_list(examples),
             processing_class=tokenizer,
-            peft_config=lora_config(g.lora, "CAUSAL_LM"),
+            peft_config=lora_config(g.lora, "CAUSAL_LM", policy),
             callbacks=[LiveCurves(live_dir / name), *callbacks],
         )
         result = trainer.train()

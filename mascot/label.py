@@ -21,6 +21,7 @@ from mascot.config import JudgeConfig, ModelConfig
 from mascot.judge import Judge, JudgeItem, Score, judge_messages
 from mascot.judge.rubric import Rubric
 from mascot.personas import Persona
+from mascot.progress import Progress
 from mascot.prompts import Prompts
 from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
@@ -44,7 +45,7 @@ def build_items(candidates: pl.DataFrame, contexts: pl.DataFrame, cards: Registr
 
 
 def run_judge(judge: Judge, items: list[JudgeItem], prompts: Prompts, store: RecordStore, model_key: str,
-              scoring: str, chunk_size: int, progress: Callable[[int, int], None] = lambda d, t: None) -> list[list[Score]]:
+              scoring: str, chunk_size: int, progress: Callable[..., None] = lambda d, t, fresh=True: None) -> list[list[Score]]:
     def key(item: JudgeItem, criterion) -> str:
         return stable_hash(judge.name, model_key, item.rubric.name, item.rubric.version, scoring,
                            criterion.name, judge_messages(prompts, item, criterion, "logprobs"))
@@ -53,14 +54,15 @@ def run_judge(judge: Judge, items: list[JudgeItem], prompts: Prompts, store: Rec
     for start in range(0, len(items), chunk_size):
         chunk = items[start : start + chunk_size]
         keys = [[key(it, c) for c in it.rubric.criteria] for it in chunk]
-        if all(k in store for ks in keys for k in ks):
+        fresh = not all(k in store for ks in keys for k in ks)
+        if not fresh:
             judge.stats.cache_hits += sum(len(ks) for ks in keys)
             scores = [[Score(**store.get(k)) for k in ks] for ks in keys]
         else:
             scores = judge.judge(chunk)
             store.put_many((k, asdict(s)) for ks, ss in zip(keys, scores) for k, s in zip(ks, ss) if s.status == "ok")
         results.extend(scores)
-        progress(min(start + chunk_size, len(items)), len(items))
+        progress(min(start + chunk_size, len(items)), len(items), fresh)
     return results
 
 
@@ -94,7 +96,7 @@ def judge_all(
         chunk = jc.batch_size if jc.backend == "transformers" else 4 * jc.endpoint.max_concurrency
         scores = run_judge(
             judge, items, prompts, store, model_key, jc.scoring, chunk,
-            progress=lambda d, t, n=jc.name: log.info("judge %s: %d/%d %s", n, d, t, what),
+            progress=Progress(f"judge {jc.name}: {what}"),
         )  # fmt: skip
         tables.append(judgments_table(judge, items, scores))
         metrics |= judge.stats.as_metrics(jc.name)

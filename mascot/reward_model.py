@@ -44,6 +44,8 @@ REPLY_ROOM = 96
 # Merged weights must reproduce the adapter model's rewards up to float rounding.
 MERGE_TOLERANCE = 1e-3
 MERGE_PROBE = 16
+# the reward scale GRPO divides by is estimated on at most this many trained-on pairs (both replies of each)
+SCALE_PAIRS = 32
 # The context fields the persona prompt is rendered from (a cache key for the fitted prompt).
 PROMPT_FIELDS = ("dataset", "domain", "emotion", "situation", "history", "query")
 
@@ -398,7 +400,7 @@ def train_reward_model(
         disable_dropout=False,  # keep persona_rm.lora.dropout; decoder bases carry no dropout of their own
     )
     # the head starts random: it must be trained in full, not through an adapter
-    peft_config = lora_config(cfg.lora, "SEQ_CLS", modules_to_save=["score"])
+    peft_config = lora_config(cfg.lora, "SEQ_CLS", model, modules_to_save=["score"])
     trainer = RewardTrainer(
         model=model,
         args=args,
@@ -456,9 +458,10 @@ def train_reward_model(
     after = _pair_stats(saved, eval_pairs, by_id, resolve, cfg.batch_size)
     # The spread of rewards over the replies it was trained on: GRPO divides by it so that the
     # persona reward is on a known scale next to the format reward, whatever the base model.
-    rows, personas = _pair_inputs(train_pairs, by_id, resolve)
+    scale_pairs = train_pairs.sample(min(SCALE_PAIRS, train_pairs.height), seed=cfg.seed) if train_pairs.height else train_pairs
+    rows, personas = _pair_inputs(scale_pairs, by_id, resolve)
     seen_rewards = saved.score(
-        rows * 2, personas * 2, train_pairs["chosen"].to_list() + train_pairs["rejected"].to_list(), cfg.batch_size
+        rows * 2, personas * 2, scale_pairs["chosen"].to_list() + scale_pairs["rejected"].to_list(), cfg.batch_size
     )
     meta["reward_mean"] = round(statistics.fmean(seen_rewards), 6)
     meta["reward_std"] = round(statistics.pstdev(seen_rewards), 6)

@@ -66,7 +66,7 @@ def generate_rollouts(
     store: RecordStore,
     fingerprint: str,
     chunk_size: int,
-    progress: Callable[[int, int], None] = lambda done, total: None,
+    progress: Callable[..., None] = lambda done, total, fresh=True: None,
     tally: Counter | None = None,
 ) -> list[dict]:
     """Rows of every block, in (context, sample) order; chunks already in ``store`` are reused.
@@ -85,7 +85,8 @@ def generate_rollouts(
         key = stable_hash(fingerprint, [ctx for ctx, _ in chunk], ids, settings, engine.order, chunk_size)
         tally_key = key + "|tally"
         used += [key, tally_key]
-        if key not in store or (tally is not None and tally_key not in store):
+        fresh = key not in store or (tally is not None and tally_key not in store)
+        if fresh:
             before = Counter(tally or {})
             states = [
                 ConversationState.start(ctx, groups[ctx["dataset"]], group_names(cards, groups[ctx["dataset"]]))
@@ -100,7 +101,7 @@ def generate_rollouts(
         rows += store.get(key)
         if tally is not None:
             counted.update(store.get(tally_key))
-        progress(min(start + chunk_size, len(plan)), len(plan))
+        progress(min(start + chunk_size, len(plan)), len(plan), fresh)
     store.compact(used)
     if tally is not None:
         tally.clear()

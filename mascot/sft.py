@@ -72,7 +72,7 @@ def train_sft(
         warmup_steps=math.ceil(cfg.warmup_ratio * cfg.max_steps),
         max_length=cfg.max_length,
     )
-    peft_config = lora_config(cfg.lora, "CAUSAL_LM")
+    peft_config = lora_config(cfg.lora, "CAUSAL_LM", model)
     trainer = SFTTrainer(
         model=model,
         args=args,

@@ -28,8 +28,8 @@ def write_untrained_adapter(
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    config = lora_config(lora, "CAUSAL_LM", init_lora_weights=not random_weights)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32), config)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    model = get_peft_model(model, lora_config(lora, "CAUSAL_LM", model, init_lora_weights=not random_weights))
     model.save_pretrained(out_dir)
     return Path(out_dir)
 

@@ -81,15 +81,19 @@ def trainer_args(cfg: Any, output_dir: str, has_eval: bool, logging_steps: int |
         "use_cpu": cfg.use_cpu,
         "bf16": cfg.bf16,
         "dataloader_num_workers": 0,
-        "disable_tqdm": True,
+        "disable_tqdm": False,  # the Trainer's bar: steps done, rate and time left
         # TRL's configs turn it on by default; a stage turns it on only where its params say so
         "activation_checkpointing": getattr(cfg, "gradient_checkpointing", False),
     }
 
 
-def lora_config(cfg: Any, task_type: str, **extra: Any):
+def lora_config(cfg: Any, task_type: str, model: Any, **extra: Any):
+    """peft's LoraConfig from ours; ``model`` (what the adapter goes on) gives the layer count for ``top_layers``."""
     from peft import LoraConfig
 
+    if cfg.top_layers is not None:
+        n = model.config.num_hidden_layers
+        extra["layers_to_transform"] = list(range(max(0, n - cfg.top_layers), n))
     return LoraConfig(
         r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
         task_type=task_type, **extra,

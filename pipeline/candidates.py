@@ -8,6 +8,7 @@ from mascot.candidates import build_requests, generate_candidates
 from mascot.data.sampling import sample_contexts
 from mascot.llm import SamplingParams, get_backend
 from mascot.personas import load_cards
+from mascot.progress import Progress
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
 from mascot.schemas import CANDIDATES, CONTEXTS, read_table, write_table
@@ -38,7 +39,7 @@ def main(args, cfg):
     params = SamplingParams(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens)
     rows = generate_candidates(
         requests, backend, params, store, fingerprint, chunk_size=gen.batch_size * 2,
-        progress=lambda done, total: log.info("%d/%d candidates", done, total),
+        progress=Progress("candidates"),
     )
     table = pl.DataFrame(rows).with_columns(
         model=pl.lit(backend.model_name),

@@ -16,6 +16,7 @@ from mascot.grpo_agents import Agents
 from mascot.judge.rubric import load_rubric
 from mascot.label import agreement, judge_all
 from mascot.personas import load_cards
+from mascot.progress import Progress
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
 from mascot.schemas import CONTEXTS, EVAL_REPLIES, JUDGMENTS, read_table, write_table
@@ -38,7 +39,7 @@ def main(args, cfg):
     log.info("%d systems × %d contexts × %d samples", len(systems), held.height, ev.samples)
     replies = generate_replies(
         engines, systems, held, ev.samples, Path(args.resume), fingerprint, cfg.rollouts.chunk_size,
-        progress=lambda system, done, total: log.info("%s: %d/%d replies", system, done, total),
+        progress=lambda system: Progress(f"{system}: replies"),
     )  # fmt: skip
     replies = write_table(replies, args.replies, EVAL_REPLIES)
     format_rates = engines.format_rates()  # over every chunk, resumed or generated

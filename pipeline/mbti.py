@@ -13,6 +13,7 @@ from mascot.judge.rubric import load_rubric
 from mascot.label import judge_all
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
+from mascot.progress import Progress
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
 from mascot.schemas import CONTEXTS, JUDGMENTS, MBTI_CONVERSATIONS, MBTI_HEATMAP, read_table, write_table
@@ -44,7 +45,7 @@ def main(args, cfg):
     log.info("%d simulated users × %d contexts × %d rounds with %s", len(sims), held.height, st.rounds, system.name)
     conversations = converse(
         engines.engine(system), simulation, sims, held, engines.cards, engines.groups(system), st.rounds,
-        RecordStore(Path(args.resume)), fingerprint, lambda d, t: log.info("conversations: %d/%d types", d, t),
+        RecordStore(Path(args.resume)), fingerprint, Progress("conversations (types)"),
     )  # fmt: skip
     conversations = write_table(conversations, args.conversations, MBTI_CONVERSATIONS)
     engines.release()

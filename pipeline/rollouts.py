@@ -8,6 +8,7 @@ from mascot.data.sampling import sample_contexts
 from mascot.grpo_agents import Agents
 from mascot.trained_group import WARM, group_engine
 from mascot.personas import load_cards
+from mascot.progress import Progress
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
 from mascot.rollouts import generate_rollouts, rollout_metrics
 from mascot.schemas import CONTEXTS, ROLLOUTS, read_table, write_table
@@ -30,7 +31,7 @@ def main(args, cfg):
     log.info("%d contexts × %d blocks; %d chunks already in %s", contexts.height, r.samples, store.loaded, args.resume)
     rows = generate_rollouts(
         contexts, cards, groups, engine, r.samples, store, fingerprint, r.chunk_size,
-        progress=lambda done, total: log.info("%d/%d blocks", done, total),
+        progress=Progress("blocks"),
     )  # fmt: skip
     table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8})
     write_table(table, args.out, ROLLOUTS)

@@ -88,9 +88,16 @@ def test_in_process_scores_every_criterion_from_the_distribution(judge):
 
 
 @torch.inference_mode()
-def test_shared_prefix_equals_one_prompt_per_criterion(judge):
-    shared = judge.judge(items())
-    for item, row in zip(items(), shared):
+@pytest.mark.parametrize("mixed", [False, True])
+def test_shared_prefix_equals_one_prompt_per_criterion(judge, tiny_model, mixed):
+    batch = items()
+    if mixed:  # one batch: two companions on one context, one on another, interleaved (three shared heads)
+        other = {**CONTEXT, "context_id": "c2", "situation": "I passed my driving test!", "emotion": "proud"}
+        batch = [x for pair in zip(items(), items(persona="the_catalyst")) for x in pair]
+        batch += [JudgeItem(f"c2|the_anchor|{i}", other, CARDS.get("the_anchor"), r, RUBRIC) for i, r in enumerate(REPLIES[:2])]
+        judge = TransformersJudge(JudgeConfig(min_digit_mass=0.0, batch_size=len(batch)), tiny_model, PROMPTS, device="cpu")
+    shared = judge.judge(batch)
+    for item, row in zip(batch, shared):
         for criterion, s in zip(item.rubric.criteria, row):
             ids = judge.tokenizer(judge._text(item, criterion), return_tensors="pt", add_special_tokens=False)
             p = torch.softmax(judge.model(**ids).logits[0, -1].float(), -1)

@@ -18,6 +18,7 @@ import yaml
 
 from mascot.config import JudgeConfig, OpenAIEndpoint, dump_params, profile_config
 from mascot.grpo_agents import Agents
+from mascot.lock_status import lock_problems
 from mascot.schemas import (
     AGENTS_CHECK,
     CANDIDATES,
@@ -206,6 +207,9 @@ def test_push_and_pull_through_directory_and_s3_remotes_share_every_artifact_and
         run(["dvc", "remote", "modify", "bucket", "endpointurl", f"http://127.0.0.1:{port}"], repo)
         run(["git", "add", "-A"], repo)
         run([*git, "commit", "-q", "-m", "remotes and the judge cache"], repo)
+        # a fresh clone has no outputs, and its lock is still what its code and params produce
+        run(["git", "clone", "-q", str(repo), str(tmp_path / "fresh")], tmp_path)
+        assert lock_problems(tmp_path / "fresh") == {}
         for remote in ("shared", "bucket"):
             assert "pushed" in run(["dvc", "push", "-r", remote], repo, s3)
             clone = tmp_path / f"clone_{remote}"
@@ -231,9 +235,12 @@ def test_push_and_pull_through_directory_and_s3_remotes_share_every_artifact_and
 
 
 def test_editing_a_persona_card_reruns_only_what_depends_on_it(repo):
+    assert lock_problems(repo) == {}, "the committed run is current"
     card = repo / "configs/personas/empathetic/the_beacon.yaml"
     card.write_text(card.read_text().replace("Upbeat, sincere, hopeful", "Upbeat, sincere, quietly hopeful"))
     before = (repo / "data/candidates.parquet").read_bytes()
+    assert set(lock_problems(repo)) == set(STAGES) - {"base_model", "ingest", "sft"}
+    assert "configs/personas" in " ".join(lock_problems(repo)["candidates"])
     # the card is in the agents' prompts (Stage 1), the group's (every Stage 2 stage) and the report's
     # names; what DVC then re-runs below a changed stage is its own business, exercised by other tests
     status = run(["dvc", "status", "--json"], repo).splitlines()

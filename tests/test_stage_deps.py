@@ -16,9 +16,9 @@ from .conftest import REPO
 # modules that cannot change a stage's outputs, so editing them must not re-run hours of compute:
 # params are tracked by value (config.py only parses and validates them, yaml_files.py the other
 # YAML files, whose contents are deps of their own), a table the schemas accept
-# is written unchanged, and the others parse arguments, log, and look names up
+# is written unchanged, and the others parse arguments, log progress, and look names up
 EXEMPT = {"mascot/__init__.py", "mascot/config.py", "mascot/yaml_files.py", "mascot/schemas.py", "mascot/stage.py",
-          "mascot/registry.py"}
+          "mascot/registry.py", "mascot/progress.py"}
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
@@ -87,3 +87,11 @@ def test_the_closure_follows_imports_but_not_packages_passed_through():
     assert {"mascot/eval/evaluate.py", "mascot/eval/systems.py", "mascot/judge/rubric.py", "mascot/resume.py"} <= files
     assert "mascot/chat/engine.py" in files  # reached through systems.py, not imported by the script itself
     assert "mascot/data/__init__.py" not in files and "mascot/app/server.py" not in files
+
+
+def test_the_committed_lock_is_what_the_committed_code_produces():
+    """dvc.lock, metrics and plots come from this commit's code, params and data: run `dvc repro` and commit
+    them with any change to a stage's deps (`mascot lock-status` says which stage is behind)."""
+    from mascot.lock_status import lock_problems
+
+    assert lock_problems(REPO) == {}

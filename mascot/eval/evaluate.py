@@ -40,7 +40,7 @@ def to_100(score: pl.Expr) -> pl.Expr:
 
 def generate_replies(
     engines: EvalEngines, systems: Sequence[System], contexts: pl.DataFrame, samples: int, resume_dir: Path,
-    fingerprint: str, chunk_size: int, progress: Callable[[str, int, int], None] = lambda s, d, t: None,
+    fingerprint: str, chunk_size: int, progress: Callable[[str], Callable[..., None]] = lambda system: lambda *a: None,
 ) -> pl.DataFrame:  # fmt: skip
     """One row per directive of every reply of every system (the rollouts table's columns plus
     ``system``); block ids are ``system|context|group|sample``."""
@@ -51,7 +51,7 @@ def generate_replies(
         wrapper = engines.wrappers.get(system.name)
         rows = generate_rollouts(
             contexts, engines.cards, engines.groups(system), engine, samples, store, stable_hash(fingerprint, repr(system)),
-            chunk_size, lambda d, t, n=system.name: progress(n, d, t), getattr(wrapper, "tally", None),
+            chunk_size, progress(system.name), getattr(wrapper, "tally", None),
         )  # fmt: skip
         table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8})
         tables.append(table.with_columns(system=pl.lit(system.name), block_id=pl.lit(system.name + "|") + pl.col("block_id")))

@@ -112,7 +112,7 @@ def clean_user_text(text: str) -> str:
 def converse(
     engine: GroupEngine, simulation: Simulation, sims: Sequence[UserSimulator], contexts: pl.DataFrame,
     cards: Registry[Persona], groups: Mapping[str, Sequence[str]], rounds: int, store: RecordStore, fingerprint: str,
-    progress: Callable[[int, int], None] = lambda done, total: None,
+    progress: Callable[..., None] = lambda done, total, fresh=True: None,
 ) -> pl.DataFrame:  # fmt: skip
     """Every simulator with every context: the user opens, then ``rounds`` × (group reply, user
     answer), the last user answer left out. One row per turn: type, context_id, position, round,
@@ -121,7 +121,8 @@ def converse(
     for done, sim in enumerate(sims, 1):
         key = stable_hash(fingerprint, sim.model_dump(), contexts["context_id"].to_list(), rounds)
         used.append(key)
-        if key not in store:
+        fresh = key not in store
+        if fresh:
             states, keys = [], []
             for ctx in contexts.iter_rows(named=True):
                 group = list(groups[ctx["dataset"]])
@@ -134,7 +135,7 @@ def converse(
                     simulation.speak([sim] * len(states), states, keys)
             store.put_many([(key, [turn_rows(sim.type, st) for st in states])])
         rows += [row for conversation in store.get(key) for row in conversation]
-        progress(done, len(sims))
+        progress(done, len(sims), fresh)
     store.compact(used)
     return pl.DataFrame(rows, schema_overrides={"position": pl.Int64, "round": pl.Int64})
 

@@ -63,47 +63,31 @@ class TransformersJudge:
 
     @torch.inference_mode()
     def _logprob_batch(self, items: list[JudgeItem]) -> list[list[Score]]:
-        tok, model = self.tokenizer, self.model
+        """Every (item, criterion) prompt read in three shared passes: the prefix a group of items has in
+        common (the rubric in the system message, the context and companion they share), then each item's
+        own part (its reply), then each criterion's few tokens, each on the cache of the one before."""
+        tok = self.tokenizer
         per_item = [[tok.encode(self._text(it, c), add_special_tokens=False) for c in it.rubric.criteria] for it in items]
-        # the shared prefix is the longest common token prefix of an item's criterion prompts,
-        # less one token so every suffix is non-empty
-        prefixes = []
-        for seqs in per_item:
-            n = min(len(s) for s in seqs) - 1
-            while any(s[:n] != seqs[0][:n] for s in seqs):
-                n -= 1
-            prefixes.append(seqs[0][:n])
-        width = max(len(p) for p in prefixes)
-        pad = tok.pad_token_id
-        prefix_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prefixes])
-        prefix_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prefixes])
-        from transformers import DynamicCache
+        groups: dict[tuple, list[int]] = {}
+        for i, it in enumerate(items):
+            groups.setdefault(head_key(it), []).append(i)
+        group_of = [0] * len(items)
+        heads, middles = [], [[] for _ in items]
+        for g, members in enumerate(groups.values()):
+            head = common_prefix([s for i in members for s in per_item[i]])
+            heads.append(head)
+            for i in members:
+                group_of[i] = g
+                middles[i] = common_prefix([s[len(head) :] for s in per_item[i]])
+        rows = [(i, s[len(heads[group_of[i]]) + len(middles[i]) :]) for i, seqs in enumerate(per_item) for s in seqs]
 
-        cache = DynamicCache(config=model.config)
-        model(
-            input_ids=prefix_ids.to(model.device),
-            attention_mask=prefix_mask.to(model.device),
-            position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0).to(model.device),
-            cache=cache,
-            use_cache=True,
-        )
+        cache, mask, ends = self._extend(None, None, heads, left_pad=True, starts=[0] * len(heads))
+        cache.batch_select_indices(torch.tensor(group_of, device=self.model.device))
+        cache, mask, ends = self._extend(cache, mask[group_of], middles, starts=[ends[g] for g in group_of])
+        cache.batch_select_indices(torch.tensor([i for i, _ in rows], device=self.model.device))
+        logits, last = self._extend(cache, mask[[i for i, _ in rows]], [s for _, s in rows],
+                                    starts=[ends[i] for i, _ in rows], logits=True)  # fmt: skip
         self.stats.calls += 1
-        self.stats.prompt_tokens += sum(len(p) for p in prefixes)
-        rows = [(i, seqs[j][len(prefixes[i]) :]) for i, seqs in enumerate(per_item) for j in range(len(seqs))]
-        cache.batch_select_indices(torch.tensor([i for i, _ in rows], device=model.device))
-        s_width = max(len(s) for _, s in rows)
-        suffix_ids = torch.tensor([s + [pad] * (s_width - len(s)) for _, s in rows])  # right-padded: pads come last
-        suffix_mask = torch.tensor([[1] * len(s) + [0] * (s_width - len(s)) for _, s in rows])
-        start = torch.tensor([len(prefixes[i]) for i, _ in rows]).unsqueeze(1)
-        logits = model(
-            input_ids=suffix_ids.to(model.device),
-            attention_mask=torch.cat([prefix_mask[[i for i, _ in rows]], suffix_mask], dim=1).to(model.device),
-            position_ids=(start + torch.arange(s_width)).to(model.device),
-            cache=cache,
-            use_cache=True,
-        ).logits
-        self.stats.prompt_tokens += int(suffix_mask.sum())
-        last = torch.tensor([len(s) - 1 for _, s in rows])
         probs = torch.softmax(logits[torch.arange(len(rows)), last].float(), dim=-1).cpu()
 
         results: list[list[Score]] = [[] for _ in items]
@@ -117,6 +101,30 @@ class TransformersJudge:
             else:
                 results[i].append(Score(criterion.name, parsed.score, "ok", "logprobs", 1, parsed.raw))
         return results
+
+    def _extend(self, cache, mask, seqs: list[list[int]], starts: list[int], left_pad: bool = False, logits: bool = False):
+        """Run ``seqs`` (one per row of ``cache``) on top of it, padded to one width; positions go on from
+        ``starts``. Returns the cache, the attention mask so far and each row's length so far, or with
+        ``logits`` the logits and the index of each row's last real token."""
+        from transformers import DynamicCache
+
+        pad, width = self.tokenizer.pad_token_id, max(len(s) for s in seqs)
+        if width == 0:  # nothing of their own in these rows: the cache already holds all of it
+            return cache, mask, starts
+        fill = [[pad] * (width - len(s)) for s in seqs]
+        ids = torch.tensor([f + s if left_pad else s + f for s, f in zip(seqs, fill)])
+        own = torch.tensor([[0] * len(f) + [1] * len(s) if left_pad else [1] * len(s) + [0] * len(f) for s, f in zip(seqs, fill)])
+        positions = (own.cumsum(-1) - 1).clamp(min=0) if left_pad else torch.arange(width).unsqueeze(0)
+        positions = positions + torch.tensor(starts).unsqueeze(1)
+        full = own if mask is None else torch.cat([mask, own], dim=1)
+        cache = DynamicCache(config=self.model.config) if cache is None else cache
+        device = self.model.device
+        out = self.model(input_ids=ids.to(device), attention_mask=full.to(device), position_ids=positions.to(device),
+                         cache=cache, use_cache=True)  # fmt: skip
+        self.stats.prompt_tokens += int(own.sum())
+        if logits:
+            return out.logits, torch.tensor([len(s) - 1 for s in seqs])
+        return cache, full, [start + len(s) for start, s in zip(starts, seqs)]
 
     @torch.inference_mode()
     def _json_batch(self, items: list[JudgeItem]) -> list[list[Score]]:
@@ -140,3 +148,20 @@ class TransformersJudge:
                     scores.append(Score(c.name, parsed.score, "ok", "json", 1, parsed.raw))
             results.append(scores)
         return results
+
+
+def head_key(item: JudgeItem) -> tuple:
+    """Items likely to share a long prompt prefix (the same rubric, context and companions); the shared
+    length itself is read from the tokens, so a wrong guess costs speed, never correctness."""
+    personas = (item.persona.name,) if item.persona else tuple(p.name for p in item.personas)
+    return item.rubric.name, item.user_template, item.context.get("context_id"), personas
+
+
+def common_prefix(seqs: list[list[int]]) -> list[int]:
+    """The longest common prefix of ``seqs``, one token short of the shortest, so each keeps a token of its own."""
+    n = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    for i in range(max(n, 0)):
+        if any(s[i] != first[i] for s in seqs):
+            return first[:i]
+    return first[: max(n, 0)]
