@@ -536,7 +536,10 @@ class DirectorSFTConfig(Section):
     max_steps: int = F(20, "Optimizer steps.", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
-    max_length: int = F(448, "Tokens per example (director prompt + directive).", ge=64)
+    max_length: int = F(
+        512, "Tokens per example (director prompt + directive): at least conversation.max_prompt_tokens + "
+        "conversation.director_max_new_tokens.", ge=64
+    )
     eval_steps: int = F(20, "Evaluate the held-out loss every this many steps.", ge=1)
     seed: int = F(5, "Teacher draws, held-out split and training seed.")
     use_cpu: bool = use_cpu_field()
@@ -739,6 +742,13 @@ class MascotConfig(Section):
         for ds in self.ingest.datasets:
             if not self.personas.for_dataset(ds):
                 raise ValueError(f"personas.{ds}: no personas for a dataset in ingest.datasets")
+        conv, room = self.conversation, self.director_sft.max_length
+        if room < conv.max_prompt_tokens + conv.director_max_new_tokens:
+            raise ValueError(
+                f"director_sft.max_length ({room}) is below conversation.max_prompt_tokens + director_max_new_tokens "
+                f"({conv.max_prompt_tokens} + {conv.director_max_new_tokens}): a long director prompt would leave no "
+                "room for its directive, and the trainer would drop that example"
+            )
         if self.format_reward.max_tokens >= self.grpo_agents.max_completion_length:
             raise ValueError(
                 f"format_reward.max_tokens ({self.format_reward.max_tokens}) must be below "

@@ -44,8 +44,9 @@ def test_every_profile_is_valid_and_round_trips(name, tmp_path):
 
 
 def test_profiles_change_scale_without_code():
-    tiny, default, paper = (profile_config(n) for n in ("tiny", "default", "paper"))
+    tiny, default, long, paper = (profile_config(n) for n in ("tiny", "default", "long", "paper"))
     assert tiny.candidates.k < default.candidates.k < paper.candidates.k
+    assert default.grpo_agents.max_steps < long.grpo_agents.max_steps and len(long.evaluate.systems) == 11
     assert paper.model.base.startswith("Qwen/") and paper.sft.use_cpu is False
 
 
@@ -68,6 +69,8 @@ def test_profiles_change_scale_without_code():
         ({"candidates.generation.backend": "vllm"}, "candidates.generation.backend"),
         ({"evaluate.systems": ["mascot", "zero_shoot"]}, "evaluate.systems[1]: unknown evaluation system 'zero_shoot'. Did you mean 'zero_shot'?"),
         ({"evaluate.systems": ["sft", "sft"]}, "evaluate.systems: a system is listed twice"),
+        ({"director_sft.max_length": 400}, "director_sft.max_length (400) is below conversation.max_prompt_tokens"),
+        ({"sft.lora.top_layers": 0}, "sft.lora.top_layers: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_values_name_the_key(overrides, expected):
