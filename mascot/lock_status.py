@@ -20,7 +20,8 @@ def lock_problems(repo: str | Path = ".") -> dict[str, list[str]]:
     with Repo(str(repo)) as dvc:
         status = dvc.status()
     problems: dict[str, list[str]] = {}
-    for stage, changes in status.items():
+    for key, changes in status.items():
+        stage = key.rsplit(":", 1)[-1]  # "dvc.yaml:stage" when the repo is not the working directory
         found: dict[str, list[str]] = {}
         for change in changes:
             if isinstance(change, str):  # "changed command", "always changed"

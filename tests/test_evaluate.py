@@ -47,7 +47,8 @@ def run(tiny_group, tmp_path_factory):
     cfg = load_config(
         tiny_group / "params.yaml",
         {"conversation.max_turns": 3, "evaluate.self_consistency_samples": 2, "evaluate.reasoning_tokens": 8,
-         "evaluate.multiagent_esc_agents": 2, "evaluate.multiagent_esc_analysis_tokens": 8},
+         "evaluate.multiagent_esc_agents": 2, "evaluate.multiagent_esc_analysis_tokens": 8,
+         "evaluate.systems": SYSTEMS.names()},  # every system, whatever the default compares
     )
     models = tiny_group / "models"
     engines = EvalEngines(models / "base", models / "sft", Agents.load(models / "agents"), models / "director",

@@ -65,7 +65,7 @@ def tiny_rm(tiny_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(tiny_model, tiny_rm, contexts, tmp_path_factory):
     root = tmp_path_factory.mktemp("grpo")
-    cfg = tiny_cfg(tiny_model, learning_rate=0.05)
+    cfg = tiny_cfg(tiny_model, learning_rate=0.05, beta=0.02)  # β > 0: the KL against π_SFT is computed and logged
     metrics = train_agents(tiny_model, None, tiny_rm, contexts, CARDS, cfg, root / "agents", root / "plots")
     return cfg, metrics, root
 
@@ -200,7 +200,7 @@ def test_vllm_generation_is_switched_on_by_params_alone(tmp_path):
     from mascot.grpo_agents import grpo_args
 
     names = ["persona_rm", "format"]
-    off = grpo_args(GRPOAgentsConfig(), str(tmp_path), names, 64)
+    off = grpo_args(GRPOAgentsConfig(beta=0.02), str(tmp_path), names, 64)
     assert not off.use_vllm and off.beta == 0.02 and off.num_generations == 4 and off.reward_weights == [1.0, 3.0]
     server = grpo_args(
         GRPOAgentsConfig(use_vllm=True, vllm_mode="server", vllm_server_base_url="http://10.0.0.2:8000"),

@@ -128,9 +128,10 @@ def test_blocks_are_judged_as_a_whole_and_paired_within_a_context(backend, tiny_
     rubric = load_rubric(REPO / "configs/rubrics/group.yaml")
     items = block_items(blocks, contexts(), CARDS, GROUPS, rubric)
     prompts = Prompts(REPO / "configs/prompts")
-    text = judge_messages(prompts, items[0], rubric.criteria[1], "logprobs")[1]["content"]
-    assert "<<<GROUP REPLY" in text and "- The Anchor, the Emotional Validator." in text
-    assert "Criterion: Originality / Non-redundancy." in text
+    system, user = (m["content"] for m in judge_messages(prompts, items[0], rubric.criteria[1], "logprobs"))
+    assert "<<<GROUP REPLY" in user and "- The Anchor, the Emotional Validator." in user
+    assert user.rstrip().endswith("Rate the group reply on Originality / Non-redundancy.")
+    assert all(f"{c.title}: {c.question}" in system for c in rubric.criteria)  # every scale, read once per group
     judge = JudgeConfig(min_digit_mass=0.0, batch_size=4)  # a random tiny model spreads its mass thin
     judgments, metrics = judge_all([judge], items, prompts, RecordStore(tmp_path / "j.jsonl"), str(tiny_model),
                                    ModelConfig(device="cpu"), "blocks")  # fmt: skip
