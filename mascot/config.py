@@ -144,11 +144,11 @@ class SFTConfig(Section):
         "Adapter of the supervised policy π_SFT (every linear module of the top layers).",
     )
     learning_rate: float = F(5e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(24, "Optimizer steps.", ge=1)
+    max_steps: int = F(20, "Optimizer steps.", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(384, "Tokens per example (prompt + reply); longer histories keep their latest turns.", ge=32)
-    eval_steps: int = F(24, "Evaluate held-out loss every this many steps (and before the first).", ge=1)
+    eval_steps: int = F(20, "Evaluate held-out loss every this many steps (and before the first).", ge=1)
     max_eval_examples: int | None = F(
         16, "Held-out (valid/test split) examples used for the eval loss; null uses all.", ge=1
     )
@@ -284,14 +284,14 @@ class PersonaRMConfig(Section):
         "Adapter of the reward model (the scalar head is trained in full).",
     )
     learning_rate: float = F(2e-4, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(12, "Optimizer steps.", ge=1)
+    max_steps: int = F(8, "Optimizer steps.", ge=1)
     batch_size: int = F(2, "Pairs per device per step.", ge=1)
     gradient_accumulation_steps: int = F(2, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(384, "Tokens per (prompt + response); longer histories keep their latest turns.", ge=64)
     eval_fraction: float = F(
         0.2, "Share of (context, persona) groups held out for accuracy; whole groups, so no context leaks.", gt=0, lt=1
     )
-    eval_steps: int = F(12, "Evaluate held-out accuracy every this many steps (and before the first).", ge=1)
+    eval_steps: int = F(8, "Evaluate held-out accuracy every this many steps (and before the first).", ge=1)
     center_rewards_coefficient: float | None = F(
         0.01, "Penalty pulling rewards towards zero mean (keeps them on a stable scale for GRPO); null disables.", ge=0
     )
@@ -398,7 +398,7 @@ class GRPOAgentsConfig(GRPOTrainConfig):
         ge=1,
     )
     gradient_accumulation_steps: int = F(1, "Micro-steps accumulated per optimizer update.", ge=1)
-    max_steps: int = F(16, "Optimizer steps (per adapter).", ge=1)
+    max_steps: int = F(10, "Optimizer steps (per adapter).", ge=1)
     beta: float = F(0.0, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0)
     lora: LoraConfig = F(
         LoraConfig(top_layers=8), "Adapter trained on top of π_SFT (the SFT adapter is merged first)."
@@ -468,7 +468,7 @@ class GRPODirectorConfig(GRPOTrainConfig):
         "null takes all. The completion length is conversation.director_max_new_tokens.",
         ge=1,
     )
-    max_steps: int = F(8, "Optimizer steps (each executes and scores every sampled directive).", ge=1)
+    max_steps: int = F(6, "Optimizer steps (each executes and scores every sampled directive).", ge=1)
     batch_size: int = F(
         4,
         "Completions per device per micro-step (a multiple of num_generations); on CPU each costs memory for "
@@ -499,7 +499,7 @@ class ConversationConfig(Section):
 
     max_turns: int = F(3, "Agent turns per group reply at most (the N of an N-turn block).", ge=1)
     max_prompt_tokens: int = F(
-        448, "Prompt cap per turn, for the director and the agents; the oldest history turns are dropped.", ge=64
+        320, "Prompt cap per turn, for the director and the agents; the oldest history turns are dropped.", ge=64
     )
     director_max_new_tokens: int = F(32, "Tokens the director may write for one directive.", ge=8)
     agent_max_new_tokens: int = F(48, "Tokens an agent may write in one turn.", ge=8)
@@ -532,7 +532,7 @@ class DirectorSFTConfig(Section):
     variants: int = F(3, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
     end_rate: float = F(0.25, "Share of states with two or more earlier turns whose target is END.", ge=0, le=1)
     eval_fraction: float = F(0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1)
-    learning_rate: float = F(2e-3, "Peak learning rate (linear decay).", gt=0)
+    learning_rate: float = F(5e-3, "Peak learning rate (linear decay).", gt=0)
     max_steps: int = F(20, "Optimizer steps.", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
@@ -644,7 +644,7 @@ class MBTIConfig(Section):
         "empathetic_dialogues", "Whose held-out contexts (evaluate.split) the users bring, and whose group answers."
     )
     contexts_per_domain: int = F(1, "Contexts per domain of that dataset; every type meets every one.", ge=1)
-    rounds: int = F(2, "Group replies per conversation (the user speaks before each).", ge=1)
+    rounds: int = F(1, "Group replies per conversation (the user speaks before each).", ge=1)
     user_max_new_tokens: int = F(32, "New tokens of each simulated user message.", ge=8)
     user_temperature: float = F(0.8, "Sampling temperature of the simulated users.", ge=0)
     seed: int = F(29, "Context sampling and the users' sampling seed.")

@@ -85,6 +85,21 @@ def teacher_examples(
     return rows
 
 
+def check_lengths(examples: Sequence[dict], count_tokens: Any, max_length: int) -> None:
+    """Stop before training when an example would not fit ``max_length``: SFT cuts sequences from the
+    right, so the directive (and its end-of-turn token) is what it would silently drop."""
+    sizes = [(count_tokens(e["prompt"] + e["completion"]), e) for e in examples]
+    over = [(n, e) for n, e in sizes if n > max_length]
+    if over:
+        n, e = max(over, key=lambda x: x[0])
+        raise ValueError(
+            f"director_sft: {len(over)} of {len(examples)} teacher examples are longer than director_sft.max_length="
+            f"{max_length} tokens (the longest, {n} tokens, is a state of context {e['state'].context['context_id']!r}); "
+            "SFT would cut off their directives. Raise director_sft.max_length, or shorten the director's prompt "
+            "(conversation.max_prompt_tokens, configs/prompts/director_*.jinja)"
+        )
+
+
 def valid_rate(backend: Any, engine: GroupEngine, examples: Sequence[dict], adapter: str | None, seed: int) -> float:
     """Share of held-out states where the director's sampled directive parses as written."""
     prompts = [e["prompt"] for e in examples]
@@ -137,6 +152,7 @@ def train_director_sft(
             f"director_sft: no training states from {len(ids)} context(s) of the candidates table "
             f"({len(held)} held out); it needs non-empty replies of the group's personas (personas.<dataset>)"
         )
+    check_lengths(train + evals, backend.count_tokens, w.max_length)
     set_seed(w.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-sft-")
     policy = load_policy(base_dir, sft_dir)

@@ -126,7 +126,11 @@ def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(
     assert log.invalid == 1 and log.ended_by_director and log.directives[-1].ends
     assert "unknown speaker 'the_catalist'" in log.directives[1].problem
     director_prompt = scripted.calls[0][1][0]
-    assert "Speaker: <the_anchor | the_catalyst | the_beacon | action_guide | END>" in director_prompt[0]["content"]
+    system, user = director_prompt[0]["content"], director_prompt[-1]["content"]
+    assert "Speaker: <the_anchor | the_catalyst | the_beacon | action_guide | END>" in user
+    # the director reads each companion's role, not the whole card (that is the agent's prompt)
+    assert "- the_catalyst: The Catalyst, the Critical Thinker." in system
+    assert CARDS.get("the_catalyst").description not in system
     # the agent saw its card, the conversation and the director's instruction
     agent_prompt = scripted.calls[1][1][0]
     assert "You are The Catalyst" in agent_prompt[0]["content"]

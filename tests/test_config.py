@@ -69,7 +69,7 @@ def test_profiles_change_scale_without_code():
         ({"candidates.generation.backend": "vllm"}, "candidates.generation.backend"),
         ({"evaluate.systems": ["mascot", "zero_shoot"]}, "evaluate.systems[1]: unknown evaluation system 'zero_shoot'. Did you mean 'zero_shot'?"),
         ({"evaluate.systems": ["sft", "sft"]}, "evaluate.systems: a system is listed twice"),
-        ({"director_sft.max_length": 400}, "director_sft.max_length (400) is below conversation.max_prompt_tokens"),
+        ({"director_sft.max_length": 300}, "director_sft.max_length (300) is below conversation.max_prompt_tokens"),
         ({"sft.lora.top_layers": 0}, "sft.lora.top_layers: Input should be greater than or equal to 1"),
     ],
 )

@@ -277,6 +277,16 @@ def test_the_warm_start_trains_an_adapter_and_measures_valid_directives(warm):
     assert 0 <= metrics["eval_valid_rate_before"] <= 1 and 0 <= metrics["eval_valid_rate_after"] <= 1
 
 
+def test_the_warm_start_stops_before_training_when_a_directive_would_be_cut_off(tiny_model, tmp_path):
+    cfg = tiny_cfg(tiny_model)
+    # the fixed part of the director's prompt alone is longer than this cap (the latest turn is always kept)
+    cfg.conversation.max_prompt_tokens, cfg.director_sft.max_length = 64, 96
+    with pytest.raises(ValueError, match=r"teacher examples are longer than director_sft.max_length=96 tokens "
+                                         r"\(the longest, \d+ tokens, is a state of context 'c\d'\)"):  # fmt: skip
+        train_director_sft(tiny_model, None, contexts(), candidates(), CARDS, cfg, tmp_path / "warm", tmp_path / "p")
+    assert not (tmp_path / "warm").exists()  # stopped before training, not after
+
+
 # --------------------------------------------------------------------------- training and the check
 
 
