@@ -506,6 +506,11 @@ class ConversationConfig(Section):
     temperature: float = F(0.7, "Sampling temperature of directors and agents (0 = greedy).", ge=0)
     top_p: float = F(0.9, "Nucleus sampling mass.", gt=0, le=1)
     seed: int = F(0, "Base seed; each conversation and turn derives its own.")
+    speaker_rule: Literal["least_spoken", "not_last", "any"] = F(
+        "least_spoken",
+        "Who the director may name next in a reply: least_spoken (nobody twice before everyone once), not_last "
+        "(anyone but the last speaker), any. A directive naming someone else is invalid and counted.",
+    )
 
     def settings(self):
         from mascot.chat.engine import EngineSettings
@@ -517,6 +522,7 @@ class ConversationConfig(Section):
         return EngineSettings(
             max_turns=self.max_turns, max_prompt_tokens=self.max_prompt_tokens,
             director=params(self.director_max_new_tokens), agent=params(self.agent_max_new_tokens), seed=self.seed,
+            speaker_rule=self.speaker_rule,
         )  # fmt: skip
 
 

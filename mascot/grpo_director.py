@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 import statistics
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +46,7 @@ from mascot.registry import Registry
 from mascot.resume import stable_hash
 from mascot.reward_model import RewardModel
 from mascot.rewards import completion_text
-from mascot.stats import gain_metrics, paired_gains, run_ends
+from mascot.stats import gain_metrics, paired_gains, run_ends, speaker_entropy
 
 log = logging.getLogger(__name__)
 
@@ -277,16 +275,6 @@ def train_director(
 
 
 # --------------------------------------------------------------------------- before / after
-
-
-def speaker_entropy(speakers: Sequence[str], group_size: int) -> float:
-    """Entropy of who spoke, divided by its maximum log(group size): 0 = always the same agent,
-    1 = every agent equally often."""
-    counts = Counter(speakers)
-    n = sum(counts.values())
-    if n == 0 or group_size < 2:
-        return 0.0
-    return -sum(c / n * math.log(c / n) for c in counts.values()) / math.log(group_size)
 
 
 def compare_director(

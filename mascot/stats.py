@@ -1,7 +1,9 @@
-"""Confidence intervals for before/after comparisons (scipy's bootstrap, seeded)."""
+"""Confidence intervals for before/after comparisons (scipy's bootstrap, seeded) and the spread of who spoke."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -89,3 +91,13 @@ def run_ends(values: Sequence[float]) -> tuple[float | None, float | None]:
         return None, None
     span = max(1, len(values) // 4)
     return round(sum(values[:span]) / span, 4), round(sum(values[-span:]) / span, 4)
+
+
+def speaker_entropy(speakers: Sequence[str], group_size: int) -> float:
+    """Entropy of who spoke, divided by its maximum log(group size): 0 = always the same agent,
+    1 = every agent equally often."""
+    counts = Counter(speakers)
+    n = sum(counts.values())
+    if n == 0 or group_size < 2:
+        return 0.0
+    return -sum(c / n * math.log(c / n) for c in counts.values()) / math.log(group_size)

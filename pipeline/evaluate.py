@@ -58,7 +58,7 @@ def main(args, cfg):
     for scores, family in ((per_turn, "agent"), (per_reply, "collective")):
         metrics |= versus_best_baseline(scores, family, ev.bootstrap_resamples, ev.confidence, ev.seed)
     write_bars(Path(args.plots), {"agent": per_turn, "collective": per_reply})
-    metrics |= automatic_metrics(replies, held, load_embedder(ev.embedder))
+    metrics |= automatic_metrics(replies, held, load_embedder(ev.embedder), cfg.groups())
     metrics |= format_rates
     metrics |= pairwise_metrics(judgments, held, ev.tie_margin)
     metrics |= agreement(judgments)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mascot.chat.directive import END, FALLBACK_INSTRUCTION, Directive, fallback, parse_directive
+from mascot.chat.directive import END, FALLBACK_INSTRUCTION, Directive, eligible_speakers, fallback, parse_directive
 from mascot.chat.engine import EngineSettings, GroupEngine, group_names
 from mascot.chat.state import ConversationState, first_sentence
 from mascot.llm import Generation, SamplingParams, get_backend
@@ -52,6 +52,10 @@ def test_valid_directives(text, speaker, instruction):
         ("Sure! Speaker: the_anchor\nInstruction: Validate.", "not the two lines"),
         ("Speaker: the_anchor\nInstruction: Validate.\nSpeaker: the_beacon\nInstruction: Cheer.", "not the two lines"),
         ("Speaker: the_anchor\nInstruction: " + "x" * 500, "longer than 400"),
+        # the template's list of names copied into the instruction (what a 135M director writes)
+        ("Speaker: the_anchor\nInstruction: the_catalyst", "the instruction names a speaker"),
+        ("Speaker: the_anchor\nInstruction: END", "the instruction names a speaker"),
+        ("Speaker: the_beacon\nInstruction: The Beacon.", "the instruction names a speaker"),
         ("", "not the two lines"),
     ],
 )  # fmt: skip
@@ -65,6 +69,20 @@ def test_fallback_picks_who_spoke_least_in_group_order():
     d = fallback(GROUP, {"the_anchor": 1, "the_catalyst": 1, "the_beacon": 0, "action_guide": 0}, problem="bad")
     assert (d.speaker, d.instruction, d.valid, d.problem) == ("the_beacon", FALLBACK_INSTRUCTION, False, "bad")
     assert parse_directive(d.render(), NAMES).speaker == "the_beacon"
+
+
+@pytest.mark.parametrize(
+    "rule, spoken, allowed",
+    [
+        ("least_spoken", [], GROUP),
+        ("least_spoken", ["the_beacon", "the_anchor"], ["the_catalyst", "action_guide"]),
+        ("least_spoken", GROUP, GROUP),  # everyone spoke once: a new round
+        ("not_last", ["the_beacon", "the_anchor"], ["the_catalyst", "the_beacon", "action_guide"]),
+        ("any", ["the_beacon", "the_beacon"], GROUP),
+    ],
+)  # fmt: skip
+def test_the_speaker_rule_says_who_may_be_named_next(rule, spoken, allowed):
+    assert eligible_speakers(GROUP, spoken, rule) == allowed
 
 
 def test_state_keeps_history_counts_and_an_extractive_record():
@@ -127,7 +145,9 @@ def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(
     assert "unknown speaker 'the_catalist'" in log.directives[1].problem
     director_prompt = scripted.calls[0][1][0]
     system, user = director_prompt[0]["content"], director_prompt[-1]["content"]
-    assert "Speaker: <the_anchor | the_catalyst | the_beacon | action_guide | END>" in user
+    assert "Speaker: <the_anchor | the_catalyst | the_beacon | action_guide>" in user  # no END before a turn
+    # then only who the speaker rule offers (nobody twice before everyone once), and END
+    assert "Speaker: <the_anchor | the_beacon | action_guide | END>" in scripted.calls[2][1][0][-1]["content"]
     # the director reads each companion's role, not the whole card (that is the agent's prompt)
     assert "- the_catalyst: The Catalyst, the Critical Thinker." in system
     assert CARDS.get("the_catalyst").description not in system
@@ -145,9 +165,20 @@ def test_end_before_anyone_spoke_is_invalid_and_the_budget_caps_the_reply(backen
     engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director")
     state = ConversationState.start(CONTEXT, GROUP, NAMES)
     [log] = engine.reply([state])
-    assert [t.speaker for t in state.agent_turns] == ["the_anchor", "the_beacon", "the_beacon"]
-    assert log.invalid == 1 and "END before any companion" in log.directives[0].problem
+    # END first: the fallback speaks; the_beacon twice: the second is refused by the speaker rule
+    assert [t.speaker for t in state.agent_turns] == ["the_anchor", "the_beacon", "the_catalyst"]
+    assert log.invalid == 2 and "END before any companion" in log.directives[0].problem
+    assert "the_beacon may not speak now (speaker_rule least_spoken: the_catalyst, action_guide)" in log.directives[2].problem
     assert not log.ended_by_director and len(state.agent_turns) == SETTINGS.max_turns
+
+
+def test_with_any_speaker_the_director_may_name_one_companion_again(backend):
+    scripted = Scripted(backend, ["Speaker: the_beacon\nInstruction: Cheer."] * 3)
+    settings = EngineSettings(**{**SETTINGS.__dict__, "speaker_rule": "any"})
+    engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), settings, director_adapter="director")
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    [log] = engine.reply([state])
+    assert [t.speaker for t in state.agent_turns] == ["the_beacon"] * 3 and log.invalid == 0
 
 
 def test_fixed_and_random_orders_need_no_director_and_are_seeded(backend):

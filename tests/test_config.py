@@ -71,10 +71,21 @@ def test_profiles_change_scale_without_code():
         ({"evaluate.systems": ["sft", "sft"]}, "evaluate.systems: a system is listed twice"),
         ({"director_sft.max_length": 300}, "director_sft.max_length (300) is below conversation.max_prompt_tokens"),
         ({"sft.lora.top_layers": 0}, "sft.lora.top_layers: Input should be greater than or equal to 1"),
+        ({"conversation.speaker_rule": "least"}, "conversation.speaker_rule: Input should be 'least_spoken', 'not_last' or 'any'"),
     ],
 )
 def test_bad_values_name_the_key(overrides, expected):
     assert expected in bad(overrides)
+
+
+def test_the_speaker_rules_offered_are_the_engines():
+    from typing import get_args
+
+    from mascot.chat.directive import SpeakerRule
+
+    field = MascotConfig.model_fields["conversation"].annotation.model_fields["speaker_rule"]
+    assert get_args(field.annotation) == get_args(SpeakerRule)
+    assert parse_config({"conversation": {"speaker_rule": "not_last"}}).conversation.settings().speaker_rule == "not_last"
 
 
 def test_a_megabyte_value_is_named_not_quoted_whole():

@@ -4,6 +4,8 @@ come out per split and system."""
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 import pytest
 
@@ -177,7 +179,12 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
     pairwise = pairwise_metrics(judgments, contexts(), 0.25)
     key = "empathetic_dialogues.mascot_vs.sft"
     assert pairwise[f"{key}.pairs"] == 4 and pairwise[f"{key}.win"] + pairwise[f"{key}.tie"] + pairwise[f"{key}.loss"] == 1
-    auto = automatic_metrics(replies, contexts(), load_embedder())
+    auto = automatic_metrics(replies, contexts(), load_embedder(), {"empathetic_dialogues": ED, "qmsum": QM})
+    # who spoke: the fixed order gives the first three companions a third of the turns each, the fourth none
+    assert {p: auto[f"empathetic_dialogues.sft.speakers.{p}"] for p in ED} == {
+        **{p: pytest.approx(1 / 3, abs=1e-4) for p in ED[:3]}, "action_guide": 0.0}  # fmt: skip
+    assert auto["empathetic_dialogues.sft.auto.speaker_entropy"] == pytest.approx(math.log(3) / math.log(4), abs=1e-4)
+    assert not any(".single.speakers." in k for k in auto)  # π_SFT's reference speaker is no companion
     assert 0 < auto["empathetic_dialogues.mascot.auto.distinct_1"] <= 1
     assert auto["empathetic_dialogues.single.auto.turns_per_reply"] == 1.0
     assert "empathetic_dialogues.single.auto.redundancy" not in auto  # one turn: nothing to echo

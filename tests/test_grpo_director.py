@@ -22,9 +22,9 @@ from mascot.grpo_director import (
     compare_director,
     director_check_metrics,
     director_states,
-    speaker_entropy,
     train_director,
 )
+from mascot.stats import speaker_entropy
 from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
@@ -170,16 +170,17 @@ def test_rewards_take_what_grpo_passes_and_execute_the_directive(world):
     completions = [[{"role": "assistant", "content": t}] for t in texts]
     logged = {}
     valid = DirectiveFormatReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
-    assert valid == [1.0, 0.0, 1.0, 1.0] and logged["director/valid"] == 0.75
-    # the catalyst has not spoken in this reply: handing the anchor a second turn, or ending the reply,
-    # passes over her; the fallback's choice is the engine's, not the director's, so it earns nothing
+    # the anchor has spoken in this reply: the speaker rule (least_spoken) refuses her a second turn
+    assert valid == [1.0, 0.0, 1.0, 0.0] and logged["director/valid"] == 0.5
+    # the catalyst has not spoken: ending the reply passes over her; the fallback's choice is the
+    # engine's, not the director's, so it earns nothing
     balanced = SpeakerBalanceReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert balanced == [1.0, 0.0, 0.0, 0.0] and logged["director/balanced"] == 0.25
     rewards = GroupRMReward(world, standardize=False)(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert logged["director/end"] == 0.25
     states, directives = world.execute(["c0"] * n, [prefix] * n, texts)
-    assert [d.speaker for d in directives] == ["the_catalyst", "the_catalyst", END, "the_anchor"]
-    assert not directives[1].valid  # the fallback: the one who has not spoken yet in this reply
+    assert [d.speaker for d in directives] == ["the_catalyst", "the_catalyst", END, "the_catalyst"]
+    assert not directives[1].valid and not directives[3].valid  # the fallback: who has not spoken yet in this reply
     assert [s.turns_this_reply() for s in states] == [2, 2, 1, 2]  # END adds no turn
     assert states[2].reply_transcript() == "The Anchor: That sounds hard."
     assert rewards == pytest.approx(world.score(states), abs=1e-5)  # the block really executed is scored

@@ -19,8 +19,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 END = "END"
+# Who the director may name next within one group reply (AutoGen's SelectorGroupChat filters its
+# candidates the same way before it asks the selector):
+#   least_spoken: those who have spoken least in this reply, so nobody speaks twice before everyone
+#                 has spoken once (the warm start's teacher follows this rule);
+#   not_last:     anyone but the companion who spoke last (AutoGen's allow_repeated_speaker=False);
+#   any:          the whole group.
+SpeakerRule = Literal["least_spoken", "not_last", "any"]
 FALLBACK_INSTRUCTION = "Reply to the latest message in your own role, adding something the group has not said yet."
 MAX_INSTRUCTION_CHARS = 400
 
@@ -71,6 +79,9 @@ def parse_directive(text: str, personas: Mapping[str, str]) -> Directive:
     instruction = (m.groupdict().get("instruction") or "").strip()
     if speaker != END and not instruction:
         return _invalid(text, "empty instruction")
+    if speaker != END and instruction.strip(".*_`'\" ").lower() in _names(personas):
+        # the director copied the template's list of names into the instruction: nobody is told anything
+        return _invalid(text, "the instruction names a speaker, not what to add")
     if len(instruction) > MAX_INSTRUCTION_CHARS:
         return _invalid(text, f"instruction longer than {MAX_INSTRUCTION_CHARS} characters")
     return Directive(speaker, instruction)
@@ -78,6 +89,17 @@ def parse_directive(text: str, personas: Mapping[str, str]) -> Directive:
 
 def _invalid(text: str, problem: str) -> Directive:
     return Directive(speaker="", instruction="", valid=False, problem=f"{problem}: {text.strip()[:80]!r}")
+
+
+def eligible_speakers(group: Sequence[str], reply_speakers: Sequence[str], rule: SpeakerRule) -> list[str]:
+    """The companions of ``group`` (in its order) the director may name next, given who has spoken in
+    this reply so far (``reply_speakers``, in order) and the ``rule`` (see :data:`SpeakerRule`)."""
+    if rule == "least_spoken":
+        counts = {name: reply_speakers.count(name) for name in group}
+        return [name for name in group if counts[name] == min(counts.values())]
+    if rule == "not_last" and reply_speakers and len(group) > 1:
+        return [name for name in group if name != reply_speakers[-1]]
+    return list(group)
 
 
 def fallback(order: Sequence[str], spoken: Mapping[str, int], problem: str | None = None) -> Directive:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mascot.candidates import derive_seed
-from mascot.chat.directive import END, FALLBACK_INSTRUCTION, Directive, fallback, parse_directive
+from mascot.chat.directive import (
+    END,
+    FALLBACK_INSTRUCTION,
+    Directive,
+    SpeakerRule,
+    eligible_speakers,
+    fallback,
+    parse_directive,
+)
 from mascot.chat.state import ConversationState
 from mascot.llm import Backend, Message, SamplingParams
 from mascot.personas import Persona
@@ -33,6 +41,7 @@ class EngineSettings:
     director: SamplingParams = SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=48)
     agent: SamplingParams = SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=64)
     seed: int = 0
+    speaker_rule: SpeakerRule = "least_spoken"
 
 
 @dataclass
@@ -74,13 +83,16 @@ class GroupEngine:
         personas = [self.cards.get(n) for n in state.group]
         spoken = {state.display[n]: c for n, c in state.spoken_this_reply().items()}
         left = self.settings.max_turns - state.turns_this_reply()
+        # the answers the director may give now: END only once somebody has spoken
+        choices = self.eligible(state) + ([END] if state.turns_this_reply() else [])
 
         def build(history: list) -> list[Message]:
             variables = context_vars(state.context, history)
             system = self.prompts.render("director_system.jinja", personas=personas, **variables)
             user = self.prompts.render(
-                "director_user.jinja", personas=personas, record=state.record, spoken=spoken, turns_left=left, **variables
-            )
+                "director_user.jinja", personas=personas, choices=choices, record=state.record, spoken=spoken,
+                turns_left=left, **variables,
+            )  # fmt: skip
             return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
         return fit_history(build, state.as_history(), self.backend.count_tokens, self.settings.max_prompt_tokens)
@@ -121,16 +133,25 @@ class GroupEngine:
             out.append(directive)
         return out
 
-    @staticmethod
-    def resolve_directive(state: ConversationState, text: str) -> Directive:
+    def eligible(self, state: ConversationState) -> list[str]:
+        """The companions the director may name now (``speaker_rule``)."""
+        reply = [t.speaker for t in state.history[state.reply_start :] if t.role == "agent"]
+        return eligible_speakers(state.group, reply, self.settings.speaker_rule)
+
+    def resolve_directive(self, state: ConversationState, text: str) -> Directive:
         """The directive the director's ``text`` gives in ``state``: its own when valid, else the
         counted fallback (``valid`` False, ``problem`` saying why). END before any companion has
-        spoken in this reply is invalid too: the person would get no reply at all."""
+        spoken in this reply is invalid too (the person would get no reply at all), and so is a
+        companion the speaker rule does not offer now; the fallback is one it offers."""
         directive = parse_directive(text, {n: state.display[n] for n in state.group})
+        allowed = self.eligible(state)
         if directive.valid and directive.ends and state.turns_this_reply() == 0:
             directive = Directive("", "", valid=False, problem="END before any companion replied")
+        elif directive.valid and not directive.ends and directive.speaker not in allowed:
+            problem = f"{directive.speaker} may not speak now (speaker_rule {self.settings.speaker_rule}: {', '.join(allowed)})"
+            directive = Directive("", "", valid=False, problem=problem)
         if not directive.valid:
-            directive = fallback(state.group, state.spoken_this_reply(), directive.problem)
+            directive = fallback(allowed, state.spoken_this_reply(), directive.problem)
         return directive
 
     def speak(

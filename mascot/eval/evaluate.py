@@ -26,7 +26,7 @@ from mascot.personas import Persona
 from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
 from mascot.rollouts import generate_rollouts
-from mascot.stats import bootstrap_mean
+from mascot.stats import bootstrap_mean, speaker_entropy
 
 MASCOT_FAMILY = ("mascot", "mascot_p", "mascot_c")  # MASCOT and its ablations; the rest are baselines
 
@@ -235,9 +235,13 @@ def versus_best_baseline(scores: pl.DataFrame, family: str, resamples: int, conf
 # ------------------------------------------------------------------ automatic metrics
 
 
-def automatic_metrics(replies: pl.DataFrame, contexts: pl.DataFrame, embedder) -> dict[str, float]:
+def automatic_metrics(
+    replies: pl.DataFrame, contexts: pl.DataFrame, embedder, groups: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, float]:
     """distinct-1/2, redundancy between consecutive agents, persona identifiability (with its
-    chance level) and length, per split and system."""
+    chance level) and length, per split and system; with ``groups`` (dataset → its personas) also who
+    spoke: each persona's share of the turns (``speakers.<persona>``, 0 for one who never spoke) and
+    the normalised speaker entropy."""
     from mascot.embeddings import consecutive_cosines
 
     turns = replies.filter(pl.col("speaker") != END).join(contexts.select("context_id", "dataset", "domain"), on="context_id")
@@ -259,6 +263,11 @@ def automatic_metrics(replies: pl.DataFrame, contexts: pl.DataFrame, embedder) -
             "identifiability": acc, "identifiability_chance": 1 / part["speaker"].n_unique() if n else None,
             **length_stats(texts, [len(r) for r in rows]),
         }  # fmt: skip
+        group = (groups or {}).get(part["dataset"][0], [])
+        spoke = [s for s in part["speaker"].to_list() if s in group]
+        if spoke:  # systems whose turns are the group's personas
+            values["speaker_entropy"] = speaker_entropy(spoke, len(group))
+            out |= {f"{split}.{system}.speakers.{p}": round(spoke.count(p) / len(spoke), 4) for p in group}
         out |= {f"{prefix}.{k}": round(v, 4) for k, v in values.items() if v is not None}
     return out
 

@@ -20,7 +20,7 @@ from mascot.schemas import DOMAINS
 
 AUTO = [("distinct_1", "Distinct-1"), ("distinct_2", "Distinct-2"), ("redundancy", "Redundancy ↓"),
         ("identifiability", "Identifiability"), ("identifiability_chance", "(chance)"),
-        ("words_per_turn", "Words/turn"), ("turns_per_reply", "Turns/reply")]  # fmt: skip
+        ("words_per_turn", "Words/turn"), ("turns_per_reply", "Turns/reply"), ("speaker_entropy", "Speaker entropy")]  # fmt: skip
 
 
 @dataclass
@@ -80,8 +80,23 @@ def auto_table(metrics, split: str, systems: Sequence[str]) -> Table | None:
         values.append(nums)
     if not rows:
         return None
-    higher = [True, True, False, True, None, None, None]  # None: no better or worse
+    higher = [True, True, False, True, None, None, None, True]  # None: no better or worse
     return Table(f"Automatic metrics — {split}", ["system", *(h for _, h in AUTO)], rows, bold=_best(values, higher))
+
+
+def speakers_table(metrics, dataset: str, systems: Sequence[str]) -> Table | None:
+    """Each system's share of turns per persona: a persona the director never names shows 0 %."""
+    shares = {}
+    for system in systems:
+        prefix = f"{dataset}.{system}.speakers."
+        row = {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
+        if row:
+            shares[system] = row
+    if not shares:
+        return None
+    personas = list(next(iter(shares.values())))
+    rows = [[system, *(f"{row.get(p, 0):.0%}" for p in personas)] for system, row in shares.items()]
+    return Table(f"Who spoke — {dataset} (share of turns)", ["system", *personas], rows)
 
 
 def _best(values: list[list[float | None]], higher: Sequence[bool | None]) -> set[tuple[int, int]]:
@@ -192,6 +207,7 @@ def build_tables(metrics: Mapping[str, object], systems: Sequence[str], datasets
         for split in splits:
             tables.append(score_table(metrics, "collective", split, systems, f"Collective metrics — {split} (0–100)"))
         tables.append(auto_table(metrics, dataset, systems))
+        tables.append(speakers_table(metrics, dataset, systems))
     return [t for t in tables if t is not None]
 
 
