@@ -491,6 +491,11 @@ class GRPODirectorConfig(GRPOTrainConfig):
     standardize_group_rm: bool = F(
         True, "Centre the group-RM reward and divide it by its spread over the blocks it was trained on."
     )
+    invalid_below_valid: bool = F(
+        True,
+        "Score an invalid directive's block one unit below the worst valid directive of the same prompt, so GRPO "
+        "cannot trade the format for the group RM's noise (false: the RM scores the fallback's block as it is).",
+    )
     check: DirectorCheckConfig = F(DirectorCheckConfig(), "Before/after comparison on held-out contexts.")
 
 

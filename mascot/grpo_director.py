@@ -133,12 +133,18 @@ class DirectorWorld:
 
 
 class GroupRMReward:
-    """The group RM's score of the block the directive produced (standardized by default)."""
+    """The group RM's score of the block the directive produced (standardized by default).
+
+    With ``invalid_below_valid`` an invalid directive's block scores one unit below the worst valid
+    directive of the same prompt (same context and prefix). Without it, the fallback's block is
+    scored like any other; on the offline default, where the group RM ranks held-out pairs at chance,
+    GRPO then let the share of valid sampled directives fall from 1.0 to 0.25 in 6 steps: the 0/1
+    format term lost to the RM's noise."""
 
     __name__ = "group_rm"
 
-    def __init__(self, world: DirectorWorld, standardize: bool = True):
-        self.world, self.standardize = world, standardize
+    def __init__(self, world: DirectorWorld, standardize: bool = True, invalid_below_valid: bool = True):
+        self.world, self.standardize, self.invalid_below_valid = world, standardize, invalid_below_valid
         if standardize:
             world.rm.standardize([0.0])  # fail before the first step when the scale is missing
 
@@ -147,7 +153,20 @@ class GroupRMReward:
         rewards = self.world.score(states)
         if log_metric is not None:
             log_metric("director/end", sum(d.ends for d in directives) / len(directives))
-        return self.world.rm.standardize(rewards) if self.standardize else rewards
+        rewards = self.world.rm.standardize(rewards) if self.standardize else rewards
+        if self.invalid_below_valid:
+            rewards = below_valid(rewards, [d.valid for d in directives], list(zip(context_id, prefix)))
+        return rewards
+
+
+def below_valid(rewards: Sequence[float], valid: Sequence[bool], prompts: Sequence[object]) -> list[float]:
+    """Each invalid item's reward set one unit below the lowest valid reward of its prompt (unchanged
+    where no completion of that prompt is valid: nothing to rank it under)."""
+    floor: dict[object, float] = {}
+    for r, ok, key in zip(rewards, valid, prompts):
+        if ok:
+            floor[key] = min(r, floor.get(key, r))
+    return [r if ok or key not in floor else floor[key] - 1.0 for r, ok, key in zip(rewards, valid, prompts)]
 
 
 class DirectiveFormatReward:
@@ -238,7 +257,8 @@ def train_director(
     if not rows:
         raise ValueError("grpo_director: the rollouts table has no block with an agent turn, so no director state")
     examples = [{**r, "prompt": engine.director_messages(world.state(r["context_id"], r["prefix"]))} for r in rows]
-    rewards = [GroupRMReward(world, g.standardize_group_rm), DirectiveFormatReward(world), SpeakerBalanceReward(world)]
+    rewards = [GroupRMReward(world, g.standardize_group_rm, g.invalid_below_valid), DirectiveFormatReward(world),
+               SpeakerBalanceReward(world)]
 
     set_seed(g.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mascot.chat.directive import END, FALLBACK_INSTRUCTION, Directive, eligible_speakers, fallback, parse_directive
+from mascot.chat.directive import (
+    END,
+    FALLBACK_INSTRUCTION,
+    Directive,
+    eligible_speakers,
+    fallback,
+    parse_directive,
+    rotated,
+)
 from mascot.chat.engine import EngineSettings, GroupEngine, group_names
 from mascot.chat.state import ConversationState, first_sentence
 from mascot.llm import Generation, SamplingParams, get_backend
@@ -17,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 CARDS = load_cards(REPO / "configs/personas")
 GROUP = ["the_anchor", "the_catalyst", "the_beacon", "action_guide"]
 NAMES = group_names(CARDS, GROUP)
+C1_ORDER = ["the_beacon", "action_guide", "the_anchor", "the_catalyst"]  # the speaking order of context c1
 CONTEXT = {
     "context_id": "c1", "dataset": "empathetic_dialogues", "domain": "negative", "emotion": "devastated",
     "situation": "I failed my driving test for the third time.", "query": None,
@@ -85,6 +94,21 @@ def test_the_speaker_rule_says_who_may_be_named_next(rule, spoken, allowed):
     assert eligible_speakers(GROUP, spoken, rule) == allowed
 
 
+def test_the_speaking_order_is_fixed_per_conversation_and_starts_anywhere():
+    assert rotated(GROUP, "c1") == rotated(GROUP, "c1") == C1_ORDER and sorted(C1_ORDER) == sorted(GROUP)
+    firsts = {rotated(GROUP, f"ctx{i}")[0] for i in range(40)}
+    assert firsts == set(GROUP)  # across conversations every companion leads (and none is always last)
+    for i in range(10):  # a rotation of the group's order, not a shuffle
+        r = rotated(GROUP, f"ctx{i}")
+        k = GROUP.index(r[0])
+        assert r == GROUP[k:] + GROUP[:k]
+
+
+def test_fallback_ties_go_to_who_spoke_least_in_the_whole_conversation():
+    d = fallback(GROUP, {}, earlier={"the_anchor": 2, "the_catalyst": 1, "the_beacon": 0, "action_guide": 0})
+    assert d.speaker == "the_beacon"
+
+
 def test_state_keeps_history_counts_and_an_extractive_record():
     state = ConversationState.start(CONTEXT, GROUP, NAMES)
     assert state.turns_per_agent() == dict.fromkeys(GROUP, 0) and state.reply_start == 1
@@ -138,16 +162,18 @@ def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(
     scripted = Scripted(backend, script)
     engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director")
     state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    assert engine.speaking_order(state) == C1_ORDER
     [log] = engine.reply([state])
-    # turn 1 as directed; turn 2 invalid → fallback to who spoke least (the_anchor); turn 3 END
-    assert [t.speaker for t in state.agent_turns] == ["the_catalyst", "the_anchor"]
+    # turn 1 as directed; turn 2 invalid → fallback to who spoke least, first in c1's order; turn 3 END
+    assert [t.speaker for t in state.agent_turns] == ["the_catalyst", "the_beacon"]
     assert log.invalid == 1 and log.ended_by_director and log.directives[-1].ends
     assert "unknown speaker 'the_catalist'" in log.directives[1].problem
     director_prompt = scripted.calls[0][1][0]
     system, user = director_prompt[0]["content"], director_prompt[-1]["content"]
-    assert "Speaker: <the_anchor | the_catalyst | the_beacon | action_guide>" in user  # no END before a turn
+    assert "Speaker: <the_beacon | action_guide | the_anchor | the_catalyst>" in user  # no END before a turn
     # then only who the speaker rule offers (nobody twice before everyone once), and END
-    assert "Speaker: <the_anchor | the_beacon | action_guide | END>" in scripted.calls[2][1][0][-1]["content"]
+    assert "Speaker: <the_beacon | action_guide | the_anchor | END>" in scripted.calls[2][1][0][-1]["content"]
+    assert system.index("- the_beacon:") < system.index("- action_guide:") < system.index("- the_anchor:")
     # the director reads each companion's role, not the whole card (that is the agent's prompt)
     assert "- the_catalyst: The Catalyst, the Critical Thinker." in system
     assert CARDS.get("the_catalyst").description not in system
@@ -161,14 +187,14 @@ def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(
 
 
 def test_end_before_anyone_spoke_is_invalid_and_the_budget_caps_the_reply(backend):
-    scripted = Scripted(backend, ["Speaker: END"] + ["Speaker: the_beacon\nInstruction: Cheer."] * 5)
+    scripted = Scripted(backend, ["Speaker: END"] + ["Speaker: the_anchor\nInstruction: Cheer."] * 5)
     engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director")
     state = ConversationState.start(CONTEXT, GROUP, NAMES)
     [log] = engine.reply([state])
-    # END first: the fallback speaks; the_beacon twice: the second is refused by the speaker rule
-    assert [t.speaker for t in state.agent_turns] == ["the_anchor", "the_beacon", "the_catalyst"]
+    # END first: the fallback speaks (first in c1's order); the_anchor twice: the second is refused by the rule
+    assert [t.speaker for t in state.agent_turns] == ["the_beacon", "the_anchor", "action_guide"]
     assert log.invalid == 2 and "END before any companion" in log.directives[0].problem
-    assert "the_beacon may not speak now (speaker_rule least_spoken: the_catalyst, action_guide)" in log.directives[2].problem
+    assert "the_anchor may not speak now (speaker_rule least_spoken: action_guide, the_catalyst)" in log.directives[2].problem
     assert not log.ended_by_director and len(state.agent_turns) == SETTINGS.max_turns
 
 

@@ -19,6 +19,7 @@ from mascot.grpo_director import (
     DirectorWorld,
     GroupRMReward,
     SpeakerBalanceReward,
+    below_valid,
     compare_director,
     director_check_metrics,
     director_states,
@@ -176,7 +177,8 @@ def test_rewards_take_what_grpo_passes_and_execute_the_directive(world):
     # engine's, not the director's, so it earns nothing
     balanced = SpeakerBalanceReward(world)(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert balanced == [1.0, 0.0, 0.0, 0.0] and logged["director/balanced"] == 0.25
-    rewards = GroupRMReward(world, standardize=False)(completions=completions, log_metric=logged.__setitem__, **kwargs)
+    raw = GroupRMReward(world, standardize=False, invalid_below_valid=False)
+    rewards = raw(completions=completions, log_metric=logged.__setitem__, **kwargs)
     assert logged["director/end"] == 0.25
     states, directives = world.execute(["c0"] * n, [prefix] * n, texts)
     assert [d.speaker for d in directives] == ["the_catalyst", "the_catalyst", END, "the_catalyst"]
@@ -184,8 +186,17 @@ def test_rewards_take_what_grpo_passes_and_execute_the_directive(world):
     assert [s.turns_this_reply() for s in states] == [2, 2, 1, 2]  # END adds no turn
     assert states[2].reply_transcript() == "The Anchor: That sounds hard."
     assert rewards == pytest.approx(world.score(states), abs=1e-5)  # the block really executed is scored
-    standardized = GroupRMReward(world)(completions=completions, **kwargs)
+    standardized = GroupRMReward(world, invalid_below_valid=False)(completions=completions, **kwargs)
     assert standardized == pytest.approx([(r - 0.1) / 0.5 for r in rewards], abs=1e-4)
+    # by default an invalid directive's block scores one unit under the worst valid one of its prompt
+    gated = GroupRMReward(world)(completions=completions, **kwargs)
+    floor = min(standardized[0], standardized[2])
+    assert gated == pytest.approx([standardized[0], floor - 1, standardized[2], floor - 1], abs=1e-4)
+
+
+def test_an_invalid_directive_ranks_under_every_valid_one_of_its_prompt_only():
+    rewards = below_valid([0.5, 2.0, -0.3, 9.0, 1.0], [True, False, True, False, False], ["a", "a", "a", "b", "b"])
+    assert rewards == [0.5, -1.3, -0.3, 9.0, 1.0]  # prompt b has no valid directive: nothing to rank under
 
 
 def test_speaker_balance_pays_an_end_only_once_nobody_is_left_out(world):

@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from mascot.resume import stable_hash
+
 END = "END"
 # Who the director may name next within one group reply (AutoGen's SelectorGroupChat filters its
 # candidates the same way before it asks the selector):
@@ -102,7 +104,22 @@ def eligible_speakers(group: Sequence[str], reply_speakers: Sequence[str], rule:
     return list(group)
 
 
-def fallback(order: Sequence[str], spoken: Mapping[str, int], problem: str | None = None) -> Directive:
-    """The documented fallback: whoever of the group has spoken least in this reply, first in ``order``."""
-    speaker = min(order, key=lambda name: (spoken.get(name, 0), order.index(name)))
+def rotated(group: Sequence[str], key: str) -> list[str]:
+    """The group's order, started at a place fixed by ``key`` (a conversation's context id). The
+    director's roster and choices and the fallback's ties read the group in this order: with three
+    turns for four companions, a 135M director that names them in the order listed, and a fallback
+    that broke ties in the group's order, left the last companion of every group silent."""
+    if not group:
+        return []
+    start = int(stable_hash("speaking order", key)[:8], 16) % len(group)
+    return [*group[start:], *group[:start]]
+
+
+def fallback(
+    order: Sequence[str], spoken: Mapping[str, int], problem: str | None = None, earlier: Mapping[str, int] | None = None
+) -> Directive:
+    """The documented fallback: whoever of ``order`` has spoken least in this reply; ties go to whoever
+    has spoken least in the whole conversation (``earlier``), then to the first in ``order``."""
+    earlier = earlier or {}
+    speaker = min(order, key=lambda name: (spoken.get(name, 0), earlier.get(name, 0), order.index(name)))
     return Directive(speaker, FALLBACK_INSTRUCTION, valid=False, problem=problem)

@@ -24,6 +24,7 @@ from mascot.chat.directive import (
     eligible_speakers,
     fallback,
     parse_directive,
+    rotated,
 )
 from mascot.chat.state import ConversationState
 from mascot.llm import Backend, Message, SamplingParams
@@ -79,9 +80,15 @@ class GroupEngine:
 
     # ---------------------------------------------------------------- prompts
 
+    def speaking_order(self, state: ConversationState) -> list[str]:
+        """The group in the order this conversation's director reads it (:func:`rotated`)."""
+        return rotated(state.group, str(state.context.get("context_id", "")))
+
     def director_messages(self, state: ConversationState) -> list[Message]:
-        personas = [self.cards.get(n) for n in state.group]
-        spoken = {state.display[n]: c for n, c in state.spoken_this_reply().items()}
+        order = self.speaking_order(state)
+        personas = [self.cards.get(n) for n in order]
+        counts = state.spoken_this_reply()
+        spoken = {state.display[n]: counts[n] for n in order}
         left = self.settings.max_turns - state.turns_this_reply()
         # the answers the director may give now: END only once somebody has spoken
         choices = self.eligible(state) + ([END] if state.turns_this_reply() else [])
@@ -136,7 +143,7 @@ class GroupEngine:
     def eligible(self, state: ConversationState) -> list[str]:
         """The companions the director may name now (``speaker_rule``)."""
         reply = [t.speaker for t in state.history[state.reply_start :] if t.role == "agent"]
-        return eligible_speakers(state.group, reply, self.settings.speaker_rule)
+        return eligible_speakers(self.speaking_order(state), reply, self.settings.speaker_rule)
 
     def resolve_directive(self, state: ConversationState, text: str) -> Directive:
         """The directive the director's ``text`` gives in ``state``: its own when valid, else the
@@ -151,7 +158,7 @@ class GroupEngine:
             problem = f"{directive.speaker} may not speak now (speaker_rule {self.settings.speaker_rule}: {', '.join(allowed)})"
             directive = Directive("", "", valid=False, problem=problem)
         if not directive.valid:
-            directive = fallback(allowed, state.spoken_this_reply(), directive.problem)
+            directive = fallback(allowed, state.spoken_this_reply(), directive.problem, state.turns_per_agent())
         return directive
 
     def speak(
