@@ -516,6 +516,12 @@ class ConversationConfig(Section):
         "Who the director may name next in a reply: least_spoken (nobody twice before everyone once), not_last "
         "(anyone but the last speaker), any. A directive naming someone else is invalid and counted.",
     )
+    director_attempts: int = F(
+        3,
+        "Director samples per directive before the engine's fallback decides (AutoGen's max_selector_attempts); "
+        "a refused sample is counted and the same prompt sampled again with a new seed.",
+        ge=1,
+    )
 
     def settings(self):
         from mascot.chat.engine import EngineSettings
@@ -527,7 +533,7 @@ class ConversationConfig(Section):
         return EngineSettings(
             max_turns=self.max_turns, max_prompt_tokens=self.max_prompt_tokens,
             director=params(self.director_max_new_tokens), agent=params(self.agent_max_new_tokens), seed=self.seed,
-            speaker_rule=self.speaker_rule,
+            speaker_rule=self.speaker_rule, director_attempts=self.director_attempts,
         )  # fmt: skip
 
 

@@ -39,7 +39,7 @@ def block_rows(bid: str, context_id: str, sample_idx: int, state: ConversationSt
     rows = []
     for turn, directive in enumerate(log.directives):
         text = "" if directive.ends else next(replies).text
-        raw = log.raw[turn] if turn < len(log.raw) else ""
+        raw, attempts = (log.raw[turn], log.attempts[turn]) if turn < len(log.raw) else ("", 0)
         rows.append(
             {
                 "block_id": bid,
@@ -47,6 +47,7 @@ def block_rows(bid: str, context_id: str, sample_idx: int, state: ConversationSt
                 "sample_idx": sample_idx,
                 "turn": turn,
                 "directive_raw": raw,
+                "directive_attempts": attempts,
                 "directive_valid": directive.valid,
                 "directive_problem": directive.problem,
                 "speaker": directive.speaker,
@@ -120,7 +121,16 @@ def rollout_metrics(table: pl.DataFrame) -> dict:
         "blocks": blocks.height,
         "directives": table.height,
         "invalid_directive_rate": round((~table["directive_valid"]).mean(), 4),
+        "refused_sample_rate": refused_sample_rate(table),
         "ended_by_director_rate": round(blocks["ended"].mean(), 4),
         "mean_turns_per_block": round(blocks["turns"].mean(), 3),
         "empty_turn_rate": round((agent["text"].str.strip_chars() == "").mean(), 4) if agent.height else None,
     }
+
+
+def refused_sample_rate(table: pl.DataFrame) -> float | None:
+    """The share of the director's samples the engine refused (each retry is a sample; a directive
+    whose every sample was refused went to the fallback); None without a director."""
+    asked = table["directive_attempts"].sum()
+    accepted = table.filter(pl.col("directive_attempts") > 0)["directive_valid"].sum()
+    return round((asked - accepted) / asked, 4) if asked else None

@@ -22,7 +22,7 @@ GROUPS = {"empathetic_dialogues": ["the_anchor", "the_catalyst"]}
 SETTINGS = EngineSettings(
     max_turns=2, max_prompt_tokens=1024,
     agent=SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=5),
-    director=SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=5),
+    director=SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=5), director_attempts=1,
 )  # fmt: skip
 
 
@@ -85,6 +85,7 @@ def test_blocks_record_every_directive_and_turn(backend, tmp_path):
     assert (valid["speaker"] == "the_catalyst").all() and (valid["instruction"] == "Ask one question.").all()
     m = rollout_metrics(table)
     assert m["blocks"] == 6 and 0 < m["invalid_directive_rate"] < 1 and m["mean_turns_per_block"] == 2
+    assert (table["directive_attempts"] == 1).all() and m["refused_sample_rate"] == m["invalid_directive_rate"]
 
 
 def test_a_killed_run_resumes_and_ends_with_the_same_table(backend, tmp_path):
