@@ -14,6 +14,7 @@ from mascot.personas import Persona
 from mascot.prompts import Prompts, fit_history
 from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
+from mascot.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,6 @@ class Request:
     @property
     def candidate_id(self) -> str:
         return f"{self.context_id}|{self.persona}|{self.sample_idx}"
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    return int(stable_hash(seed, *parts)[:8], 16) & 0x7FFFFFFF
 
 
 def build_requests(

@@ -19,7 +19,6 @@ from typing import Any
 
 import polars as pl
 
-from mascot.candidates import derive_seed
 from mascot.config import GRPOTrainConfig, MascotConfig
 from mascot.data.sampling import sample_contexts
 from mascot.format_reward import RULES, FormatRules
@@ -29,6 +28,7 @@ from mascot.prompts import Prompts, fit_history
 from mascot.registry import Registry
 from mascot.reward_model import RewardModel
 from mascot.rewards import FormatReward, PersonaRMReward
+from mascot.seeds import derive_seed
 from mascot.stats import gain_metrics, paired_gains, run_ends
 from mascot.yaml_files import read_json_object
 

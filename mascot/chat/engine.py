@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mascot.candidates import derive_seed
 from mascot.chat.directive import (
     END,
     FALLBACK_INSTRUCTION,
@@ -31,6 +30,7 @@ from mascot.llm import Backend, Message, SamplingParams
 from mascot.personas import Persona
 from mascot.prompts import Prompts, context_vars, fit_history
 from mascot.registry import Registry
+from mascot.seeds import derive_seed
 
 Order = Literal["director", "fixed", "random"]
 
