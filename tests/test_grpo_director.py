@@ -254,13 +254,13 @@ def candidates(personas=PAIR):
 
 
 def test_the_teacher_writes_valid_directives_for_silent_personas_from_their_cards(tiny_model):
-    from mascot.chat.engine import GroupEngine
+    from mascot.chat.engine import GroupEngine, engine_settings
     from mascot.llm import get_backend
 
     cfg = tiny_cfg(tiny_model)
     cfg.conversation.max_turns = 3
     engine = GroupEngine(get_backend("transformers")(tiny_model, device="cpu"), CARDS,
-                         Prompts(REPO / "configs/prompts"), cfg.conversation.settings())  # fmt: skip
+                         Prompts(REPO / "configs/prompts"), engine_settings(cfg.conversation))  # fmt: skip
     trio = [*PAIR, "the_beacon"]
     rows = teacher_examples(contexts(), candidates(trio), engine, {"empathetic_dialogues": trio}, 3, 0.5, seed=0)
     assert len(rows) == 4 * 3 * 3  # 4 contexts × 0, 1 or 2 earlier turns × 3 variants

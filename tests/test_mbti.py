@@ -7,9 +7,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from mascot.choices import MBTI_TYPES
 from mascot.config import ConfigError, load_config
 from mascot.eval.mbti import (
-    MBTI_TYPES, Simulation, clean_user_text, converse, heatmap, judge_items, load_simulators, study_metrics, turn_scores,
+    Simulation, clean_user_text, converse, heatmap, judge_items, load_simulators, study_metrics, turn_scores,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.grpo_agents import Agents

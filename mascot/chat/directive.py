@@ -21,18 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
+from mascot.choices import SpeakerRule
 from mascot.resume import stable_hash
 
 END = "END"
-# Who the director may name next within one group reply (AutoGen's SelectorGroupChat filters its
-# candidates the same way before it asks the selector):
-#   least_spoken: those who have spoken least in this reply, so nobody speaks twice before everyone
-#                 has spoken once (the warm start's teacher follows this rule);
-#   not_last:     anyone but the companion who spoke last (AutoGen's allow_repeated_speaker=False);
-#   any:          the whole group.
-SpeakerRule = Literal["least_spoken", "not_last", "any"]
 FALLBACK_INSTRUCTION = "Reply to the latest message in your own role, adding something the group has not said yet."
 MAX_INSTRUCTION_CHARS = 400
 

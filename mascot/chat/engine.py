@@ -26,6 +26,7 @@ from mascot.chat.directive import (
     rotated,
 )
 from mascot.chat.state import ConversationState
+from mascot.config import ConversationConfig
 from mascot.llm import Backend, Message, SamplingParams
 from mascot.personas import Persona
 from mascot.prompts import Prompts, context_vars, fit_history
@@ -44,6 +45,20 @@ class EngineSettings:
     seed: int = 0
     speaker_rule: SpeakerRule = "least_spoken"
     director_attempts: int = 3  # director samples per directive before the fallback decides
+
+
+def engine_settings(cfg: ConversationConfig) -> EngineSettings:
+    """The engine's settings from the ``conversation`` params (built here, not in config, which
+    imports no component)."""
+
+    def params(n: int) -> SamplingParams:
+        return SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=n)
+
+    return EngineSettings(
+        max_turns=cfg.max_turns, max_prompt_tokens=cfg.max_prompt_tokens,
+        director=params(cfg.director_max_new_tokens), agent=params(cfg.agent_max_new_tokens), seed=cfg.seed,
+        speaker_rule=cfg.speaker_rule, director_attempts=cfg.director_attempts,
+    )  # fmt: skip
 
 
 @dataclass
@@ -296,5 +311,5 @@ def group_names(cards: Registry[Persona], group: Sequence[str]) -> dict[str, str
 
 __all__ = [
     "END", "DirectiveEvent", "EngineSettings", "GroupEngine", "Order", "ReplyLog", "StreamEvent", "TokenEvent",
-    "TurnEvent", "group_names",
+    "TurnEvent", "engine_settings", "group_names",
 ]  # fmt: skip

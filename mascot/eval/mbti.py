@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import USER, ConversationState
+from mascot.choices import MBTI_TYPES
 from mascot.eval.evaluate import criterion_scores, turn_items
 from mascot.judge import JudgeItem
 from mascot.judge.rubric import Rubric
@@ -31,8 +32,6 @@ from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
 from mascot.seeds import derive_seed
 from mascot.yaml_files import Text, load_yaml_model
-
-MBTI_TYPES = tuple(a + b + c + d for a in "IE" for b in "SN" for c in "TF" for d in "JP")
 
 
 class UserSimulator(BaseModel):
