@@ -123,7 +123,7 @@ def train_director_sft(
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
-    from mascot.grpo_agents import load_policy
+    from mascot.agents import load_policy
     from mascot.llm import get_backend
     from mascot.tracking import LiveCurves, lora_config, trainer_args
 

@@ -33,13 +33,13 @@ from typing import Any
 
 import polars as pl
 
+from mascot.agents import Agents, load_policy
 from mascot.chat.directive import END, Directive
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import ConversationState
 from mascot.config import MascotConfig
 from mascot.data.sampling import sample_contexts
 from mascot.group_rm import group_cards
-from mascot.grpo_agents import Agents, grpo_args, load_policy
 from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.personas import Persona
 from mascot.registry import Registry
@@ -245,7 +245,7 @@ def train_director(
     from transformers import set_seed
     from trl import GRPOTrainer
 
-    from mascot.tracking import LiveCurves
+    from mascot.tracking import LiveCurves, grpo_args
 
     g = cfg.grpo_director
     device = "cpu" if g.use_cpu else cfg.model.device

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from mascot.agents import Agents
 from mascot.chat.engine import GroupEngine, engine_settings
 from mascot.config import MascotConfig
-from mascot.grpo_agents import Agents
 from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import polars as pl
 
+from mascot.agents import Agents
 from mascot.data.sampling import sample_contexts
 from mascot.embeddings import load_embedder
 from mascot.eval.evaluate import (
@@ -12,7 +13,6 @@ from mascot.eval.evaluate import (
     score_metrics, versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
-from mascot.grpo_agents import Agents
 from mascot.judge.rubric import load_rubric
 from mascot.label import agreement, judge_all
 from mascot.personas import load_cards

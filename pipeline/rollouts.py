@@ -4,8 +4,8 @@ from pathlib import Path
 
 import polars as pl
 
+from mascot.agents import Agents
 from mascot.data.sampling import sample_contexts
-from mascot.grpo_agents import Agents
 from mascot.trained_group import WARM, group_engine
 from mascot.personas import load_cards
 from mascot.progress import Progress

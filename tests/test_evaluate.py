@@ -9,6 +9,7 @@ import math
 import polars as pl
 import pytest
 
+from mascot.agents import Agents
 from mascot.chat.directive import END
 from mascot.config import JudgeConfig, load_config
 from mascot.embeddings import load_embedder
@@ -17,7 +18,6 @@ from mascot.eval.evaluate import (
     score_metrics, versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
-from mascot.grpo_agents import Agents
 from mascot.judge.rubric import load_rubric
 from mascot.label import judge_all
 from mascot.personas import load_cards

@@ -9,10 +9,10 @@ import math
 import polars as pl
 import pytest
 
+from mascot.agents import Agents
 from mascot.chat.directive import END
 from mascot.config import profile_config
 from mascot.group_rm import group_subjects
-from mascot.grpo_agents import Agents
 from mascot.director_sft import teacher_examples, train_director_sft
 from mascot.grpo_director import (
     DirectiveFormatReward,

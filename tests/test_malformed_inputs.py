@@ -183,7 +183,7 @@ def test_a_damaged_metrics_file_is_refused_naming_it(damage, tmp_path):
 
 
 def test_a_trained_model_folder_with_its_record_cut_short_is_refused_naming_it(tmp_path):
-    from mascot.grpo_agents import AGENTS_META, Agents
+    from mascot.agents import AGENTS_META, Agents
     from mascot.reward_model import META_FILE, RewardModel
 
     for folder, record, load in (("agents", AGENTS_META, Agents.load), ("persona_rm", META_FILE, RewardModel.load)):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from mascot.agents import Agents
 from mascot.choices import MBTI_TYPES
 from mascot.config import ConfigError, load_config
 from mascot.eval.mbti import (
     Simulation, clean_user_text, converse, heatmap, judge_items, load_simulators, study_metrics, turn_scores,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
-from mascot.grpo_agents import Agents
 from mascot.judge.rubric import load_rubric
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
