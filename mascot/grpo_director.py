@@ -34,12 +34,12 @@ from typing import Any
 import polars as pl
 
 from mascot.agents import Agents, load_policy
+from mascot.blocks import group_cards
 from mascot.chat.directive import END, Directive
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import ConversationState
 from mascot.config import MascotConfig
 from mascot.data.sampling import sample_contexts
-from mascot.group_rm import group_cards
 from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.personas import Persona
 from mascot.registry import Registry

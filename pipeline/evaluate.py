@@ -13,8 +13,8 @@ from mascot.eval.evaluate import (
     score_metrics, versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
+from mascot.judge.labeling import agreement, judge_all
 from mascot.judge.rubric import load_rubric
-from mascot.label import agreement, judge_all
 from mascot.personas import load_cards
 from mascot.progress import Progress
 from mascot.prompts import Prompts

@@ -18,8 +18,8 @@ from mascot.eval.evaluate import (
     score_metrics, versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
+from mascot.judge.labeling import judge_all
 from mascot.judge.rubric import load_rubric
-from mascot.label import judge_all
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from mascot.agents import Agents
+from mascot.blocks import GROUP, block_id
 from mascot.chat.directive import END
 from mascot.config import profile_config
 from mascot.group_rm import group_subjects
@@ -31,7 +32,6 @@ from mascot.llm import SamplingParams
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.reward_model import RewardModel, RMEncoder, train_reward_model
-from mascot.rollouts import GROUP, block_id
 from mascot.schemas import DIRECTOR_CHECK, validate
 
 from .conftest import REPO, build_tiny_agents, build_tiny_rm
@@ -360,7 +360,7 @@ def test_the_check_runs_both_directors_on_the_same_seeds(trained, tiny_model, ag
 
 def test_the_director_reward_scores_blocks_as_the_group_judge_and_rm_saw_them(world):
     """The group RM is trained on group_label's transcripts and scores the engine's: same text."""
-    from mascot.group_label import block_transcripts
+    from mascot.judge.blocks import block_transcripts
 
     turns = [("the_anchor", "That is hard."), ("the_catalyst", "What happened?")]
     [judged] = block_transcripts(pl.DataFrame(rollout_rows("c0", 0, turns, end=True)), CARDS)["response"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from mascot.blocks import generate_rollouts
 from mascot.chat.directive import END
 from mascot.chat.engine import EngineSettings, GroupEngine
 from mascot.llm import Generation, SamplingParams, get_backend
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore
-from mascot.rollouts import generate_rollouts, rollout_metrics
+from mascot.rollouts import rollout_metrics
 from mascot.schemas import ROLLOUTS, validate
 
 from .conftest import REPO
@@ -116,11 +117,12 @@ def test_a_changed_chunking_model_or_context_is_never_served_from_the_store(back
 
 
 def test_blocks_are_judged_as_a_whole_and_paired_within_a_context(backend, tiny_model, tmp_path):
+    from mascot.blocks import GROUP
     from mascot.config import JudgeConfig, ModelConfig
-    from mascot.group_label import GROUP, block_items, block_transcripts
     from mascot.judge import judge_messages
+    from mascot.judge.blocks import block_items, block_transcripts
+    from mascot.judge.labeling import aggregate, build_pairs, judge_all
     from mascot.judge.rubric import load_rubric
-    from mascot.label import aggregate, build_pairs, judge_all
     from mascot.schemas import JUDGMENTS, preference_pairs_schema
 
     rows = run(HalfValidDirector(backend), RecordStore(tmp_path / "r.jsonl"))

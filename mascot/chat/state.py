@@ -81,7 +81,7 @@ class ConversationState:
 
     def reply_transcript(self) -> str:
         """The group's current reply as the group judge and reward model read it: one
-        "Display Name: text" line per agent turn (the format of ``group_label.block_transcripts``)."""
+        "Display Name: text" line per agent turn (the format of ``judge.blocks.block_transcripts``)."""
         turns = self.history[self.reply_start :]
         return "\n".join(f"{self.display.get(t.speaker, t.speaker)}: {t.text}" for t in turns if t.role == "agent")
 

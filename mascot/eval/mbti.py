@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import USER, ConversationState
 from mascot.choices import MBTI_TYPES
-from mascot.eval.evaluate import criterion_scores, turn_items
+from mascot.eval.scoring import criterion_scores, turn_items
 from mascot.judge import JudgeItem
 from mascot.judge.rubric import Rubric
 from mascot.llm import SamplingParams
