@@ -76,7 +76,7 @@ def teacher_examples(
                 else:
                     speaker = rng.choice(silent)
                     target = Directive(speaker, rng.choice(cards.get(speaker).rules))
-                text = f"Speaker: {END}" if target.ends else target.render()
+                text = target.render(group)
                 rows.append({
                     "prompt": engine.director_messages(state),
                     "completion": [{"role": "assistant", "content": text}],
