@@ -76,7 +76,7 @@ def teacher_examples(
                 else:
                     speaker = rng.choice(silent)
                     target = Directive(speaker, rng.choice(cards.get(speaker).rules))
-                text = target.render(group)
+                text = f"Speaker: {END}" if target.ends else target.render()
                 rows.append({
                     "prompt": engine.director_messages(state),
                     "completion": [{"role": "assistant", "content": text}],

@@ -8,7 +8,6 @@ from mascot.chat.directive import (
     END,
     FALLBACK_INSTRUCTION,
     Directive,
-    director_handles,
     eligible_speakers,
     fallback,
     parse_directive,
@@ -41,7 +40,6 @@ CONTEXT = {
     "text, speaker, instruction",
     [
         ("Speaker: the_catalyst\nInstruction: Ask what went wrong this time.", "the_catalyst", "Ask what went wrong this time."),
-        ("Speaker: catalyst\nInstruction: Ask what went wrong.", "the_catalyst", "Ask what went wrong."),  # its handle
         ("  Speaker: The Anchor  \n  Instruction:  Name the disappointment.  \n", "the_anchor", "Name the disappointment."),
         ("Speaker: **action guide**\nInstruction: Suggest one concrete step.", "action_guide", "Suggest one concrete step."),
         ("Speaker: END", END, ""),
@@ -66,7 +64,6 @@ def test_valid_directives(text, speaker, instruction):
         # the template's list of names copied into the instruction (what a 135M director writes)
         ("Speaker: the_anchor\nInstruction: the_catalyst", "the instruction names a speaker"),
         ("Speaker: the_anchor\nInstruction: END", "the instruction names a speaker"),
-        ("Speaker: anchor\nInstruction: beacon", "the instruction names a speaker"),
         ("Speaker: the_beacon\nInstruction: The Beacon.", "the instruction names a speaker"),
         ("", "not the two lines"),
     ],
@@ -81,16 +78,6 @@ def test_fallback_picks_who_spoke_least_in_group_order():
     d = fallback(GROUP, {"the_anchor": 1, "the_catalyst": 1, "the_beacon": 0, "action_guide": 0}, problem="bad")
     assert (d.speaker, d.instruction, d.valid, d.problem) == ("the_beacon", FALLBACK_INSTRUCTION, False, "bad")
     assert parse_directive(d.render(), NAMES).speaker == "the_beacon"
-    assert d.render(GROUP).startswith("Speaker: beacon\n") and parse_directive(d.render(GROUP), NAMES).speaker == "the_beacon"
-
-
-def test_the_director_names_companions_by_handles_that_differ_in_their_first_word():
-    assert director_handles(GROUP) == {"the_anchor": "anchor", "the_catalyst": "catalyst", "the_beacon": "beacon",
-                                       "action_guide": "action_guide"}  # fmt: skip
-    # an article is kept where dropping it would make two names alike, or a name END
-    assert director_handles(["the_guide", "guide", "an_end", "a-b"]) == {"the_guide": "the_guide", "guide": "guide",
-                                                                         "an_end": "an_end", "a-b": "b"}  # fmt: skip
-    assert director_handles(["the_"]) == {"the_": "the_"}
 
 
 @pytest.mark.parametrize(
@@ -184,12 +171,12 @@ def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(
     assert "unknown speaker 'the_catalist'" in log.directives[1].problem
     director_prompt = scripted.calls[0][1][0]
     system, user = director_prompt[0]["content"], director_prompt[-1]["content"]
-    assert "Speaker: <beacon | action_guide | anchor | catalyst>" in user  # no END before a turn
+    assert "Speaker: <the_beacon | action_guide | the_anchor | the_catalyst>" in user  # no END before a turn
     # then only who the speaker rule offers (nobody twice before everyone once), and END
-    assert "Speaker: <beacon | action_guide | anchor | END>" in scripted.calls[2][1][0][-1]["content"]
-    assert system.index("- beacon:") < system.index("- action_guide:") < system.index("- anchor:")
+    assert "Speaker: <the_beacon | action_guide | the_anchor | END>" in scripted.calls[2][1][0][-1]["content"]
+    assert system.index("- the_beacon:") < system.index("- action_guide:") < system.index("- the_anchor:")
     # the director reads each companion's role, not the whole card (that is the agent's prompt)
-    assert "- catalyst: The Catalyst, the Critical Thinker." in system
+    assert "- the_catalyst: The Catalyst, the Critical Thinker." in system
     assert CARDS.get("the_catalyst").description not in system
     # the agent saw its card, the conversation and the director's instruction
     agent_prompt = scripted.calls[1][1][0]

@@ -3,10 +3,8 @@
     Speaker: the_catalyst
     Instruction: Ask one question that helps her see the exam as one event, not a verdict.
 
-``Speaker`` is a persona of the group, by its handle (its card name without a leading article,
-"catalyst" for the_catalyst: :func:`director_handles`, what the director's prompt offers), its card
-name or its display name such as "The Catalyst", case-insensitive; or ``END`` when the group's reply
-is complete. Nothing else may
+``Speaker`` is a persona name of the group (its card name, or its display name such as
+"The Catalyst", case-insensitive) or ``END`` when the group's reply is complete. Nothing else may
 stand before, between or after the two lines except whitespace. Only the director's own completion
 is ever parsed: the conversation (user and agent text) is never searched for a directive, so a user
 who writes "Speaker: the_anchor" is just saying words.
@@ -21,7 +19,6 @@ reply (ties: least in the whole conversation, then the conversation's speaking o
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,7 +33,6 @@ _DIRECTIVE = re.compile(
     r"\A\s*Speaker:[ \t]*(?P<speaker>[^\n]*?)[ \t]*\r?\n[ \t]*Instruction:[ \t]*(?P<instruction>[^\n]*?)\s*\Z"
 )
 _END_ONLY = re.compile(r"\A\s*Speaker:[ \t]*(?P<speaker>[^\n]*?)\s*\Z")
-_ARTICLE = re.compile(r"\A(the|an|a)[_ -]+(?=\S)", re.I)
 
 
 @dataclass(frozen=True)
@@ -50,38 +46,17 @@ class Directive:
     def ends(self) -> bool:
         return self.speaker == END
 
-    def render(self, group: Sequence[str] = ()) -> str:
-        """The canonical text of this directive (what a director should have written): the speaker by
-        its handle among ``group`` (:func:`director_handles`), by its name without one."""
-        if self.ends:
-            return f"Speaker: {END}"
-        speaker = director_handles(group).get(self.speaker, self.speaker)
-        return f"Speaker: {speaker}\nInstruction: {self.instruction}"
-
-
-def director_handles(names: Sequence[str]) -> dict[str, str]:
-    """How the director names each companion: its card name without a leading article
-    ("the_anchor" → "anchor"), or the whole name where that would make two alike.
-
-    The director commits to a companion with the first token it samples after "Speaker:". When
-    most names share that token ("the"), a name that does not (action_guide) starts from a far
-    lower prior: the 135M warm start never wrote it (0 of 69 directives in the offline default's
-    rollouts, with the fallback giving Action Guide its only turn), and GRPO cannot reward a choice
-    it never samples."""
-    handles = {name: _ARTICLE.sub("", name) for name in names}
-    counts = Counter(h.lower() for h in handles.values())
-    others = {n.lower() for n in names} | {END.lower()}
-    return {
-        name: h if counts[h.lower()] == 1 and (h == name or h.lower() not in others) else name
-        for name, h in handles.items()
-    }
+    def render(self) -> str:
+        """The canonical text of this directive (what a director should have written)."""
+        return f"Speaker: {self.speaker}\nInstruction: {self.instruction}"
 
 
 def _names(personas: Mapping[str, str]) -> dict[str, str]:
     """Accepted spellings (lower-cased) → persona name; ``personas`` maps name → display name."""
     accepted = {}
-    for name, handle in director_handles(list(personas)).items():
-        accepted[name.lower()] = accepted[handle.lower()] = accepted[personas[name].lower()] = name
+    for name, display in personas.items():
+        accepted[name.lower()] = name
+        accepted[display.lower()] = name
     accepted[END.lower()] = END
     return accepted
 

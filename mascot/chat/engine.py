@@ -20,7 +20,6 @@ from mascot.chat.directive import (
     FALLBACK_INSTRUCTION,
     Directive,
     SpeakerRule,
-    director_handles,
     eligible_speakers,
     fallback,
     parse_directive,
@@ -108,13 +107,12 @@ class GroupEngine:
         counts = state.spoken_this_reply()
         spoken = {state.display[n]: counts[n] for n in order}
         left = self.settings.max_turns - state.turns_this_reply()
-        handles = director_handles(state.group)
         # the answers the director may give now: END only once somebody has spoken
-        choices = [handles[n] for n in self.eligible(state)] + ([END] if state.turns_this_reply() else [])
+        choices = self.eligible(state) + ([END] if state.turns_this_reply() else [])
 
         def build(history: list) -> list[Message]:
             variables = context_vars(state.context, history)
-            system = self.prompts.render("director_system.jinja", personas=personas, handles=handles, **variables)
+            system = self.prompts.render("director_system.jinja", personas=personas, **variables)
             user = self.prompts.render(
                 "director_user.jinja", personas=personas, choices=choices, record=state.record, spoken=spoken,
                 turns_left=left, **variables,
