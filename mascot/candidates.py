@@ -46,7 +46,7 @@ def build_requests(
         for name in personas.for_dataset(ctx["dataset"]):
             persona = cards.get(name, where=f"personas.{ctx['dataset']}")
             messages = fit_history(
-                lambda h: prompts.persona_messages(persona, ctx, h),
+                lambda h, persona=persona, ctx=ctx: prompts.persona_messages(persona, ctx, h),
                 ctx["history"],
                 count_tokens,
                 cfg.max_prompt_tokens,

@@ -22,7 +22,6 @@ from mascot.choices import MBTI_TYPES, SYSTEM_NAMES, BackendName, SpeakerRule
 from mascot.schemas import DATASETS
 from mascot.yaml_files import read_yaml_mapping
 
-
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
 OFFLINE_MODEL = "smollm2-135m-instruct"
 

@@ -52,8 +52,9 @@ def agent_prompts(
         for name in groups[ctx["dataset"]]:
             persona = cards.get(name, where=f"personas.{ctx['dataset']}")
             messages = fit_history(
-                lambda h: prompts.persona_messages(persona, ctx, h), ctx["history"], count_tokens, max_prompt_tokens
-            )
+                lambda h, persona=persona, ctx=ctx: prompts.persona_messages(persona, ctx, h),
+                ctx["history"], count_tokens, max_prompt_tokens,
+            )  # fmt: skip
             rows.append({"prompt": messages, "context_id": ctx["context_id"], "persona": name})
     return rows
 

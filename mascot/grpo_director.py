@@ -40,13 +40,13 @@ from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import ConversationState
 from mascot.config import MascotConfig
 from mascot.data.sampling import sample_contexts
-from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.personas import Persona
 from mascot.registry import Registry
 from mascot.resume import stable_hash
 from mascot.reward_model import RewardModel
 from mascot.rewards import completion_text
 from mascot.stats import gain_metrics, paired_gains, run_ends, speaker_entropy
+from mascot.trained_group import DIRECTOR, WARM, group_engine
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def director_states(rollouts: pl.DataFrame, max_turns: int, max_states: int | No
     whole turn budget gives no state after its last turn (no directive is asked there)."""
     turns = rollouts.filter(pl.col("speaker") != END).sort("block_id", "turn")
     seen: dict[tuple[str, str], dict] = {}
-    for (block, context_id), group in turns.group_by("block_id", "context_id", maintain_order=True):
+    for (_block, context_id), group in turns.group_by("block_id", "context_id", maintain_order=True):
         done = group.select("speaker", "instruction", "text").to_dicts()
         for k in range(min(len(done), max_turns - 1) + 1):
             prefix = json.dumps(done[:k], ensure_ascii=False)

@@ -12,7 +12,15 @@ import pytest
 import yaml
 
 from mascot.cli import main as cli
-from mascot.config import ConfigError, MascotConfig, dump_params, load_config, parse_config, profile_config, profile_names
+from mascot.config import (
+    ConfigError,
+    MascotConfig,
+    dump_params,
+    load_config,
+    parse_config,
+    profile_config,
+    profile_names,
+)
 from mascot.personas import PersonaError, load_cards
 
 from .conftest import REPO

@@ -14,8 +14,15 @@ from mascot.chat.directive import END
 from mascot.config import JudgeConfig, load_config
 from mascot.embeddings import load_embedder
 from mascot.eval.evaluate import (
-    agent_items, automatic_metrics, generate_replies, group_items, judged_scores, pair_items, pairwise_metrics,
-    score_metrics, versus_best_baseline,
+    agent_items,
+    automatic_metrics,
+    generate_replies,
+    group_items,
+    judged_scores,
+    pair_items,
+    pairwise_metrics,
+    score_metrics,
+    versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.judge.labeling import judge_all

@@ -13,8 +13,8 @@ from mascot.agents import Agents
 from mascot.blocks import GROUP, block_id
 from mascot.chat.directive import END
 from mascot.config import profile_config
-from mascot.group_rm import group_subjects
 from mascot.director_sft import teacher_examples, train_director_sft
+from mascot.group_rm import group_subjects
 from mascot.grpo_director import (
     DirectiveFormatReward,
     DirectorWorld,
@@ -26,13 +26,13 @@ from mascot.grpo_director import (
     director_states,
     train_director,
 )
-from mascot.stats import speaker_entropy
-from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.reward_model import RewardModel, RMEncoder, train_reward_model
 from mascot.schemas import DIRECTOR_CHECK, validate
+from mascot.stats import speaker_entropy
+from mascot.trained_group import DIRECTOR, WARM, group_engine
 
 from .conftest import REPO, build_tiny_agents, build_tiny_rm
 

@@ -20,7 +20,7 @@ from mascot.config import ConfigError, load_config
 from mascot.eval.mbti import load_simulators
 from mascot.judge.rubric import RubricError, load_rubric
 from mascot.personas import PersonaError, load_cards
-from mascot.prompts import Prompts, PromptError
+from mascot.prompts import PromptError, Prompts
 from mascot.schemas import CONTEXTS, MBTI_HEATMAP, TableError, read_table, write_table
 from mascot.stage import read_metrics, write_metrics
 

@@ -148,7 +148,7 @@ def build_pairs(candidates: pl.DataFrame, scores: pl.DataFrame, delta: float, ma
             if margin >= delta and margin > 0 and hi["response"] != lo["response"]:
                 pairs.append((margin, hi, lo))
         pairs.sort(key=lambda p: (-p[0], p[1]["candidate_id"], p[2]["candidate_id"]))
-        for margin, hi, lo in pairs[:max_per_group]:
+        for _margin, hi, lo in pairs[:max_per_group]:
             rows.append({
                 "pair_id": f"{hi['candidate_id']}>{lo['candidate_id']}",
                 "context_id": context_id,
