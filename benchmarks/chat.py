@@ -89,7 +89,7 @@ def main() -> int:
 
         def conversation(i: int) -> int:
             messages = [{"role": "user", "content": MESSAGES[i % len(MESSAGES)]}]
-            for r in range(args.rounds):
+            for _round in range(args.rounds):
                 reply = client.chat.completions.create(model="mascot-group", messages=messages, seed=i)
                 messages += [{"role": "assistant", "content": reply.choices[0].message.content},
                              {"role": "user", "content": "Thank you. What would you do first?"}]  # fmt: skip

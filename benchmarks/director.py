@@ -25,11 +25,11 @@ import polars as pl
 from bench_record import record, variant  # benchmarks/ is on sys.path when this file runs
 from grpo_step import StepClock
 
+from mascot.agents import Agents
 from mascot.chat.engine import group_names
 from mascot.chat.state import ConversationState
 from mascot.config import load_config, parse_overrides
 from mascot.data.sampling import sample_contexts
-from mascot.grpo_agents import Agents
 from mascot.grpo_director import train_director
 from mascot.personas import load_cards
 from mascot.schemas import CONTEXTS, ROLLOUTS, read_table

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
 from stage_watch import flat, run_watched, table  # noqa: E402
+
 from mascot.config import MascotConfig, dump_params, load_config, parse_overrides, profile_config  # noqa: E402
 from mascot.stand_ins import write_untrained_group  # noqa: E402
 from tests.conftest import command_env  # noqa: E402

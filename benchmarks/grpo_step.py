@@ -36,8 +36,8 @@ from transformers import TrainerCallback
 from mascot.config import load_config, parse_overrides
 from mascot.grpo_agents import train_agents
 from mascot.personas import load_cards
-from mascot.stand_ins import write_untrained_reward_model
 from mascot.schemas import CONTEXTS, read_table
+from mascot.stand_ins import write_untrained_reward_model
 
 
 class StepClock(TrainerCallback):

@@ -98,9 +98,9 @@ def main() -> None:
     for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
         model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).eval()
         with torch.inference_mode():
-            figures[f"{name}.score_s"] = timed(lambda: model(ids).logits[:, -1].float(), args.repeats)
+            figures[f"{name}.score_s"] = timed(lambda model=model: model(ids).logits[:, -1].float(), args.repeats)
             figures[f"{name}.sample_tok_s"] = args.batch * args.new_tokens / timed(
-                lambda: model.generate(prompt, do_sample=True, max_new_tokens=args.new_tokens,
+                lambda model=model: model.generate(prompt, do_sample=True, max_new_tokens=args.new_tokens,
                                        min_new_tokens=args.new_tokens, pad_token_id=0),
                 args.repeats,
             )  # fmt: skip
@@ -111,7 +111,7 @@ def main() -> None:
         )
         cast = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == torch.bfloat16 else nullcontext()
 
-        def step():
+        def step(train=train, cast=cast):
             with cast:
                 loss = train(ids, labels=ids).loss
             loss.backward()

@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from bench_record import record  # noqa: E402 - benchmarks/ is on sys.path when this file runs
 from stage_watch import flat, run_watched, table  # noqa: E402
+
 from mascot.config import dump_params, profile_config  # noqa: E402
 from tests.conftest import build_tiny_model, command_env, copy_pipeline, tiny_params  # noqa: E402
 

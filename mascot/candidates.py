@@ -14,6 +14,7 @@ from mascot.personas import Persona
 from mascot.prompts import Prompts, fit_history
 from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
+from mascot.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,6 @@ class Request:
         return f"{self.context_id}|{self.persona}|{self.sample_idx}"
 
 
-def derive_seed(seed: int, *parts: object) -> int:
-    return int(stable_hash(seed, *parts)[:8], 16) & 0x7FFFFFFF
-
-
 def build_requests(
     contexts: pl.DataFrame,
     cards: Registry[Persona],
@@ -49,7 +46,7 @@ def build_requests(
         for name in personas.for_dataset(ctx["dataset"]):
             persona = cards.get(name, where=f"personas.{ctx['dataset']}")
             messages = fit_history(
-                lambda h: prompts.persona_messages(persona, ctx, h),
+                lambda h, persona=persona, ctx=ctx: prompts.persona_messages(persona, ctx, h),
                 ctx["history"],
                 count_tokens,
                 cfg.max_prompt_tokens,

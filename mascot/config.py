@@ -18,9 +18,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mascot.choices import MBTI_TYPES, SYSTEM_NAMES, BackendName, SpeakerRule
 from mascot.schemas import DATASETS
 from mascot.yaml_files import read_yaml_mapping
-
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "configs" / "profiles"
 OFFLINE_MODEL = "smollm2-135m-instruct"
@@ -174,7 +174,7 @@ class OpenAIEndpoint(Section):
 
 
 class GenerationConfig(Section):
-    backend: Literal["transformers", "openai"] = F(
+    backend: BackendName = F(
         "transformers", "Who generates: the in-process π_SFT (transformers) or an OpenAI-compatible endpoint."
     )
     batch_size: int = F(16, "In-process: sequences generated together (left padding).", ge=1)
@@ -182,7 +182,7 @@ class GenerationConfig(Section):
 
 
 class ServingConfig(Section):
-    backend: Literal["transformers", "openai"] = F(
+    backend: BackendName = F(
         "transformers",
         "Who runs the trained group in rollouts, evaluate, mbti and chat: the in-process models, or an "
         "OpenAI-compatible server holding π_SFT with each adapter served as a model of its own (vLLM "
@@ -222,7 +222,7 @@ class CandidatesConfig(Section):
 
 class JudgeConfig(Section):
     name: str = F("base", "Judge name, recorded in every judgment; unique among label.judges.")
-    backend: Literal["transformers", "openai"] = F(
+    backend: BackendName = F(
         "transformers", "In-process Hugging Face model or an OpenAI-compatible endpoint."
     )
     model: str | None = F(
@@ -511,24 +511,17 @@ class ConversationConfig(Section):
     temperature: float = F(0.7, "Sampling temperature of directors and agents (0 = greedy).", ge=0)
     top_p: float = F(0.9, "Nucleus sampling mass.", gt=0, le=1)
     seed: int = F(0, "Base seed; each conversation and turn derives its own.")
-    speaker_rule: Literal["least_spoken", "not_last", "any"] = F(
+    speaker_rule: SpeakerRule = F(
         "least_spoken",
         "Who the director may name next in a reply: least_spoken (nobody twice before everyone once), not_last "
         "(anyone but the last speaker), any. A directive naming someone else is invalid and counted.",
     )
-
-    def settings(self):
-        from mascot.chat.engine import EngineSettings
-        from mascot.llm import SamplingParams
-
-        def params(n: int) -> SamplingParams:
-            return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_new_tokens=n)
-
-        return EngineSettings(
-            max_turns=self.max_turns, max_prompt_tokens=self.max_prompt_tokens,
-            director=params(self.director_max_new_tokens), agent=params(self.agent_max_new_tokens), seed=self.seed,
-            speaker_rule=self.speaker_rule,
-        )  # fmt: skip
+    director_attempts: int = F(
+        3,
+        "Director samples per directive before the engine's fallback decides (AutoGen's max_selector_attempts); "
+        "a refused sample is counted and the same prompt sampled again with a new seed.",
+        ge=1,
+    )
 
 
 class DirectorSFTConfig(Section):
@@ -628,11 +621,9 @@ class EvaluateConfig(Section):
     @field_validator("systems")
     @classmethod
     def _known_systems(cls, v: list[str]) -> list[str]:
-        from mascot.eval.systems import SYSTEMS
-
         for i, name in enumerate(v):
-            if name not in SYSTEMS:
-                raise ValueError(_choice_msg("evaluation system", name, SYSTEMS.names(), f"evaluate.systems[{i}]"))
+            if name not in SYSTEM_NAMES:
+                raise ValueError(_choice_msg("evaluation system", name, SYSTEM_NAMES, f"evaluate.systems[{i}]"))
         if len(set(v)) != len(v):
             raise ValueError("evaluate.systems: a system is listed twice")
         if not v:
@@ -663,17 +654,13 @@ class MBTIConfig(Section):
     @field_validator("system")
     @classmethod
     def _known_system(cls, v: str) -> str:
-        from mascot.eval.systems import SYSTEMS
-
-        if v not in SYSTEMS:
-            raise ValueError(_choice_msg("evaluation system", v, SYSTEMS.names(), "mbti.system"))
+        if v not in SYSTEM_NAMES:
+            raise ValueError(_choice_msg("evaluation system", v, SYSTEM_NAMES, "mbti.system"))
         return v
 
     @field_validator("types")
     @classmethod
     def _known_types(cls, v: list[str] | None) -> list[str] | None:
-        from mascot.eval.mbti import MBTI_TYPES
-
         for i, t in enumerate(v or []):
             if t not in MBTI_TYPES:
                 raise ValueError(_choice_msg("Myers-Briggs type", t, MBTI_TYPES, f"mbti.types[{i}]"))

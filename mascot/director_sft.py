@@ -30,7 +30,7 @@ from typing import Any
 import polars as pl
 
 from mascot.chat.directive import END, Directive
-from mascot.chat.engine import GroupEngine, group_names
+from mascot.chat.engine import GroupEngine, engine_settings, group_names
 from mascot.chat.state import ConversationState
 from mascot.config import MascotConfig
 from mascot.personas import Persona
@@ -123,7 +123,7 @@ def train_director_sft(
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
 
-    from mascot.grpo_agents import load_policy
+    from mascot.agents import load_policy
     from mascot.llm import get_backend
     from mascot.tracking import LiveCurves, lora_config, trainer_args
 
@@ -135,7 +135,7 @@ def train_director_sft(
         base_dir, merge=sft_dir, dtype=cfg.model.dtype, device="cpu" if w.use_cpu else cfg.model.device,
         batch_size=cfg.rollouts.chunk_size,
     )  # fmt: skip
-    engine = GroupEngine(backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings())
+    engine = GroupEngine(backend, cards, Prompts(cfg.prompts_dir), engine_settings(cfg.conversation))
     ids = sorted(set(candidates["context_id"]))
     held = {c for c in ids if int(stable_hash(w.seed, c)[:8], 16) / 16**8 < w.eval_fraction}
     if len(ids) > 1 and not held:

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from mascot.blocks import GROUP, group_cards
 from mascot.personas import Persona
 from mascot.registry import Registry
 from mascot.reward_model import Resolve
-from mascot.rollouts import GROUP
-
-
-def group_cards(cards: Registry[Persona], groups: Mapping[str, Sequence[str]]) -> dict[str, tuple[Persona, ...]]:
-    """dataset → the cards of its group, in the group's order."""
-    return {ds: tuple(cards.get(n, where=f"personas.{ds}") for n in names) for ds, names in groups.items()}
 
 
 def group_subjects(cards: Registry[Persona], groups: Mapping[str, Sequence[str]]) -> Resolve:

@@ -13,14 +13,13 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from mascot.candidates import derive_seed
-from mascot.config import GRPOTrainConfig, MascotConfig
+from mascot.agents import AGENTS_META, SHARED, Agents, load_policy
+from mascot.config import MascotConfig
 from mascot.data.sampling import sample_contexts
 from mascot.format_reward import RULES, FormatRules
 from mascot.llm import Message, SamplingParams
@@ -29,13 +28,10 @@ from mascot.prompts import Prompts, fit_history
 from mascot.registry import Registry
 from mascot.reward_model import RewardModel
 from mascot.rewards import FormatReward, PersonaRMReward
+from mascot.seeds import derive_seed
 from mascot.stats import gain_metrics, paired_gains, run_ends
-from mascot.yaml_files import read_json_object
 
 log = logging.getLogger(__name__)
-
-AGENTS_META = "mascot_agents.json"
-SHARED = "shared"
 
 
 # --------------------------------------------------------------------------- prompts
@@ -56,92 +52,14 @@ def agent_prompts(
         for name in groups[ctx["dataset"]]:
             persona = cards.get(name, where=f"personas.{ctx['dataset']}")
             messages = fit_history(
-                lambda h: prompts.persona_messages(persona, ctx, h), ctx["history"], count_tokens, max_prompt_tokens
-            )
+                lambda h, persona=persona, ctx=ctx: prompts.persona_messages(persona, ctx, h),
+                ctx["history"], count_tokens, max_prompt_tokens,
+            )  # fmt: skip
             rows.append({"prompt": messages, "context_id": ctx["context_id"], "persona": name})
     return rows
 
 
-# --------------------------------------------------------------------------- the saved agents
-
-
-@dataclass(frozen=True)
-class Agents:
-    """Which adapter each persona speaks with; adapters are LoRAs over base + merged SFT."""
-
-    directory: Path
-    mode: str
-    adapters: dict[str, str]  # persona → adapter name (a subfolder)
-    meta: dict
-
-    @classmethod
-    def load(cls, path: str | Path) -> Agents:
-        path = Path(path)
-        meta_path = path / AGENTS_META
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{path}: no {AGENTS_META}; train the agents with `dvc repro grpo_agents`")
-        meta = read_json_object(meta_path, "record of trained agents")
-        for key in ("mode", "adapters"):
-            if key not in meta:
-                raise ValueError(f"{meta_path}: missing key '{key}'")
-        for persona, name in meta["adapters"].items():
-            if not (path / name / "adapter_config.json").is_file():
-                raise FileNotFoundError(f"{meta_path}: persona '{persona}' uses adapter '{path / name}', which is missing")
-        return cls(path, meta["mode"], dict(meta["adapters"]), meta)
-
-    def paths(self) -> dict[str, Path]:
-        return {name: self.directory / name for name in sorted(set(self.adapters.values()))}
-
-    def adapter_for(self, persona: str) -> str:
-        if persona not in self.adapters:
-            from mascot.registry import UnknownNameError
-
-            raise UnknownNameError("trained persona", persona, self.adapters, where=str(self.directory))
-        return self.adapters[persona]
-
-
 # --------------------------------------------------------------------------- training
-
-
-def load_policy(base_dir: str | Path, sft_dir: str | Path | None, dtype: str = "float32"):
-    """π_SFT as plain weights: the SFT adapter merged, so the GRPO LoRA is the only adapter. Training stages
-    keep the float32 default (their mixed precision is the `bf16` flag); serving exports take model.dtype."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    from mascot.llm.base_model import DTYPES
-
-    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=DTYPES[dtype])
-    if sft_dir is not None:
-        model = PeftModel.from_pretrained(model, str(sft_dir)).merge_and_unload()
-    return model
-
-
-def grpo_args(g: GRPOTrainConfig, output_dir: str, reward_names: Sequence[str], max_completion_length: int) -> Any:
-    """TRL's GRPOConfig from a GRPO stage's params; ``reward_names`` order the reward weights."""
-    from trl import GRPOConfig
-
-    from mascot.tracking import trainer_args
-
-    vllm = {}
-    if g.use_vllm:
-        vllm = {"use_vllm": True, "vllm_mode": g.vllm_mode, "vllm_gpu_memory_utilization": g.vllm_gpu_memory_utilization}
-        if g.vllm_server_base_url:
-            vllm["vllm_server_base_url"] = g.vllm_server_base_url
-    return GRPOConfig(
-        **trainer_args(g, output_dir, has_eval=False, logging_steps=g.logging_steps),
-        num_generations=g.num_generations,
-        max_completion_length=max_completion_length,
-        temperature=g.temperature,
-        top_p=g.top_p,
-        top_k=0,
-        beta=g.beta,
-        loss_type=g.loss_type,
-        scale_rewards=g.scale_rewards,
-        reward_weights=[g.reward_weights.get(name, 1.0) for name in reward_names],
-        log_completions=False,
-        **vllm,
-    )
 
 
 def train_agents(
@@ -161,7 +79,7 @@ def train_agents(
     from transformers import AutoTokenizer, set_seed
     from trl import GRPOTrainer
 
-    from mascot.tracking import LiveCurves, lora_config
+    from mascot.tracking import LiveCurves, grpo_args, lora_config
 
     g = cfg.grpo_agents
     prompts = Prompts(cfg.prompts_dir)

@@ -33,20 +33,20 @@ from typing import Any
 
 import polars as pl
 
+from mascot.agents import Agents, load_policy
+from mascot.blocks import group_cards
 from mascot.chat.directive import END, Directive
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import ConversationState
 from mascot.config import MascotConfig
 from mascot.data.sampling import sample_contexts
-from mascot.group_rm import group_cards
-from mascot.grpo_agents import Agents, grpo_args, load_policy
-from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.personas import Persona
 from mascot.registry import Registry
 from mascot.resume import stable_hash
 from mascot.reward_model import RewardModel
 from mascot.rewards import completion_text
 from mascot.stats import gain_metrics, paired_gains, run_ends, speaker_entropy
+from mascot.trained_group import DIRECTOR, WARM, group_engine
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def director_states(rollouts: pl.DataFrame, max_turns: int, max_states: int | No
     whole turn budget gives no state after its last turn (no directive is asked there)."""
     turns = rollouts.filter(pl.col("speaker") != END).sort("block_id", "turn")
     seen: dict[tuple[str, str], dict] = {}
-    for (block, context_id), group in turns.group_by("block_id", "context_id", maintain_order=True):
+    for (_block, context_id), group in turns.group_by("block_id", "context_id", maintain_order=True):
         done = group.select("speaker", "instruction", "text").to_dicts()
         for k in range(min(len(done), max_turns - 1) + 1):
             prefix = json.dumps(done[:k], ensure_ascii=False)
@@ -245,7 +245,7 @@ def train_director(
     from transformers import set_seed
     from trl import GRPOTrainer
 
-    from mascot.tracking import LiveCurves
+    from mascot.tracking import LiveCurves, grpo_args
 
     g = cfg.grpo_director
     device = "cpu" if g.use_cpu else cfg.model.device
@@ -331,24 +331,26 @@ def compare_director(
         ]
         logs = engine.reply(states, keys)
         scores = world.score(states)
-        turns = [[t.text for t in st.history[st.reply_start :]] for st in states]
+        turns = [[t.text for t in st.history[st.reply_start :]] for st in states]  # agent turns only: no user turn in a reply
         for (ctx, s), st, lg, score, sim in zip(plan, states, logs, scores, embed(turns)):
             rows.append({
                 "context_id": ctx["context_id"], "dataset": ctx["dataset"], "domain": ctx["domain"], "sample_idx": s,
                 "policy": policy, "transcript": st.reply_transcript(),
-                "speakers": ",".join(t.speaker for t in st.history[st.reply_start :]),
+                "speakers": ",".join(st.reply_speakers()),
                 "turns": st.turns_this_reply(), "directives": len(lg.directives), "invalid_directives": lg.invalid,
                 "ended_by_director": lg.ended_by_director, "directives_raw": json.dumps(lg.raw, ensure_ascii=False),
+                "director_samples": sum(lg.attempts),
                 "group_rm": float(score), "redundancy": sim,
             })  # fmt: skip
     table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "redundancy": pl.Float64})
     table = table.sort("context_id", "sample_idx", "policy")
-    return table, director_check_metrics(table, {ds: len(n) for ds, n in groups.items()}, check)
+    return table, director_check_metrics(table, groups, check)
 
 
-def director_check_metrics(table: pl.DataFrame, group_sizes: Mapping[str, int], check) -> dict:
+def director_check_metrics(table: pl.DataFrame, groups: Mapping[str, Sequence[str]], check) -> dict:
     """Means before and after; for the group reward, the invalid-directive rate and redundancy, the
-    after − before difference with a bootstrap interval over contexts (samples averaged first)."""
+    after − before difference with a bootstrap interval over contexts (samples averaged first). Who
+    spoke: speaker entropy per dataset (averaged) and each companion's share of its group's turns."""
     table = table.with_columns(invalid_rate=pl.col("invalid_directives") / pl.col("directives"))
     columns = {"group_rm": "group_rm", "invalid_rate": "invalid_directive_rate", "redundancy": "redundancy"}
     gains = paired_gains(table, ("context_id",), list(columns), check.bootstrap_resamples, check.confidence, check.seed)
@@ -362,11 +364,16 @@ def director_check_metrics(table: pl.DataFrame, group_sizes: Mapping[str, int], 
         metrics |= gain_metrics(name, gains[column])
     for policy in ("before", "after"):
         part = table.filter(pl.col("policy") == policy)
-        entropies = [
-            speaker_entropy([s for s in ",".join(g["speakers"]).split(",") if s], group_sizes[ds])
-            for (ds,), g in part.group_by("dataset", maintain_order=True)
-        ]
+        accepted = part["directives"].sum() - part["invalid_directives"].sum()
+        metrics[f"refused_sample_rate_{policy}"] = round(1 - accepted / part["director_samples"].sum(), 4)
+        entropies, shares = [], {}
+        for (ds,), g in part.group_by("dataset", maintain_order=True):
+            spoken = [s for s in ",".join(g["speakers"]).split(",") if s]
+            entropies.append(speaker_entropy(spoken, len(groups[ds])))
+            shares |= {name: round(spoken.count(name) / len(spoken), 4) for name in groups[ds]}
         metrics[f"speaker_entropy_{policy}"] = round(statistics.fmean(entropies), 4)
+        metrics[f"speaker_share_min_{policy}"] = min(shares.values())
+        metrics[f"speaker_share_{policy}"] = dict(sorted(shares.items()))
         metrics[f"mean_turns_{policy}"] = round(part["turns"].mean(), 3)
         metrics[f"ended_by_director_rate_{policy}"] = round(part["ended_by_director"].mean(), 4)
     metrics["confidence"] = check.confidence

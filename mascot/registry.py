@@ -1,14 +1,17 @@
 """Things chosen by name (personas, backends, judges, baselines) live in a Registry.
 
 A typo gets the closest valid name back instead of a KeyError, in the spirit of
-lm-evaluation-harness's ``lm_eval/api/registry.py``.
+lm-evaluation-harness's ``lm_eval/api/registry.py``. A registry of heavy implementations
+(backends, judges) holds ``"module:attr"`` strings, imported by :func:`import_ref` only when one
+is asked for.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -30,6 +33,16 @@ def unknown_name_message(kind: str, name: str, choices: Iterable[str], where: st
     hint = f" Did you mean '{close[0]}'?" if close else ""
     place = f"{where}: " if where else ""
     return f"{place}unknown {kind} '{name}'.{hint} Choose one of: {', '.join(choices) or '(none registered)'}."
+
+
+def import_ref(ref: str) -> Any:
+    """The object a ``"package.module:attr"`` string names, its module imported now: listing or
+    checking a registry's names imports no implementation, and the package that registers them
+    does not import its own implementations (which import it back)."""
+    module, sep, attr = ref.partition(":")
+    if not (sep and module and attr):
+        raise ValueError(f"'{ref}' is not a 'module:attr' reference")
+    return getattr(importlib.import_module(module), attr)
 
 
 class Registry(Generic[T]):

@@ -195,7 +195,8 @@ ROLLOUTS = pa.DataFrameSchema(
         "context_id": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),
         "sample_idx": pa.Column(pl.Int64, pa.Check.ge(0)),
         "turn": pa.Column(pl.Int64, pa.Check.ge(0)),
-        "directive_raw": pa.Column(pl.Utf8),  # the director's text as written ("" without a director)
+        "directive_raw": pa.Column(pl.Utf8),  # the director's (last) text as written ("" without a director)
+        "directive_attempts": pa.Column(pl.Int64, pa.Check.ge(0)),  # director samples asked (0 without a director)
         "directive_valid": pa.Column(pl.Boolean),  # false: the counted fallback was used
         "directive_problem": pa.Column(pl.Utf8, nullable=True),
         "speaker": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),  # a persona name, or END
@@ -222,7 +223,8 @@ DIRECTOR_CHECK = pa.DataFrameSchema(
         "directives": pa.Column(pl.Int64, pa.Check.ge(1)),
         "invalid_directives": pa.Column(pl.Int64, pa.Check.ge(0)),
         "ended_by_director": pa.Column(pl.Boolean),
-        "directives_raw": pa.Column(pl.Utf8),  # JSON list of what the director wrote
+        "directives_raw": pa.Column(pl.Utf8),  # JSON list of what the director wrote (last sample per directive)
+        "director_samples": pa.Column(pl.Int64, pa.Check.ge(0)),  # director samples over the block's directives
         "group_rm": pa.Column(pl.Float64),
         "redundancy": pa.Column(pl.Float64, nullable=True),  # null: fewer than two turns
     },

@@ -29,7 +29,7 @@ def sft_examples(contexts: pl.DataFrame, prompts: Prompts, count_tokens, max_len
     rows = []
     for ctx in contexts.filter(pl.col("reference").is_not_null()).iter_rows(named=True):
         messages = fit_history(
-            lambda h: prompts.sft_messages(ctx, h), ctx["history"], count_tokens, max_length - REPLY_BUDGET
+            lambda h, ctx=ctx: prompts.sft_messages(ctx, h), ctx["history"], count_tokens, max_length - REPLY_BUDGET
         )
         rows.append({"prompt": messages, "completion": [{"role": "assistant", "content": ctx["reference"]}]})
     return rows

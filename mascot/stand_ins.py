@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from mascot.agents import AGENTS_META, SHARED
 from mascot.config import LoraConfig, MascotConfig
-from mascot.grpo_agents import AGENTS_META, SHARED
 from mascot.reward_model import META_FILE
 from mascot.tracking import lora_config
 

@@ -1,5 +1,6 @@
-"""What every training stage shares: the common Trainer arguments, the LoRA config, and
-training curves for `dvc plots` (a callback that logs to DVCLive by global step).
+"""What every training stage shares: the common Trainer arguments, the LoRA config, the GRPO
+stages' TRL arguments, and training curves for `dvc plots` (a callback that logs to DVCLive by
+global step).
 
 transformers' own DVCLiveCallback advances DVCLive's step on every log event, so train
 and eval points land on made-up x values; here x is the optimizer step, and metrics are
@@ -8,12 +9,15 @@ grouped as ``train/<name>`` and ``eval/<name>`` so each curve is one TSV file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from dvclive import Live
 from scmrepo.exceptions import SCMError
 from transformers import TrainerCallback
+
+from mascot.config import GRPOTrainConfig
 
 SKIP = {"epoch", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second",
         "eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_model_preparation_time"}
@@ -97,4 +101,29 @@ def lora_config(cfg: Any, task_type: str, model: Any, **extra: Any):
     return LoraConfig(
         r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
         task_type=task_type, **extra,
+    )
+
+
+def grpo_args(g: GRPOTrainConfig, output_dir: str, reward_names: Sequence[str], max_completion_length: int) -> Any:
+    """TRL's GRPOConfig from a GRPO stage's params; ``reward_names`` order the reward weights."""
+    from trl import GRPOConfig
+
+    vllm = {}
+    if g.use_vllm:
+        vllm = {"use_vllm": True, "vllm_mode": g.vllm_mode, "vllm_gpu_memory_utilization": g.vllm_gpu_memory_utilization}
+        if g.vllm_server_base_url:
+            vllm["vllm_server_base_url"] = g.vllm_server_base_url
+    return GRPOConfig(
+        **trainer_args(g, output_dir, has_eval=False, logging_steps=g.logging_steps),
+        num_generations=g.num_generations,
+        max_completion_length=max_completion_length,
+        temperature=g.temperature,
+        top_p=g.top_p,
+        top_k=0,
+        beta=g.beta,
+        loss_type=g.loss_type,
+        scale_rewards=g.scale_rewards,
+        reward_weights=[g.reward_weights.get(name, 1.0) for name in reward_names],
+        log_completions=False,
+        **vllm,
     )

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from mascot.chat.engine import GroupEngine
+from mascot.agents import Agents
+from mascot.chat.engine import GroupEngine, engine_settings
 from mascot.config import MascotConfig
-from mascot.grpo_agents import Agents
 from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry
@@ -70,7 +70,7 @@ def group_engine(
     backend = policy_backend(base_dir, sft_dir, agents, cfg, directors, device, in_process)
     groups = cfg.groups()
     return GroupEngine(
-        backend, cards, Prompts(cfg.prompts_dir), cfg.conversation.settings(),
+        backend, cards, Prompts(cfg.prompts_dir), engine_settings(cfg.conversation),
         agent_adapters={p: agents.adapter_for(p) for names in groups.values() for p in names},
         director_adapter=next(iter(directors), None),
     )  # fmt: skip

@@ -4,10 +4,9 @@ whatever is wrong with them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-
-import json
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError

@@ -5,16 +5,23 @@ from pathlib import Path
 
 import polars as pl
 
+from mascot.agents import Agents
 from mascot.data.sampling import sample_contexts
 from mascot.embeddings import load_embedder
 from mascot.eval.evaluate import (
-    agent_items, automatic_metrics, generate_replies, group_items, judged_scores, pair_items, pairwise_metrics,
-    score_metrics, versus_best_baseline,
+    agent_items,
+    automatic_metrics,
+    generate_replies,
+    group_items,
+    judged_scores,
+    pair_items,
+    pairwise_metrics,
+    score_metrics,
+    versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
-from mascot.grpo_agents import Agents
+from mascot.judge.labeling import agreement, judge_all
 from mascot.judge.rubric import load_rubric
-from mascot.label import agreement, judge_all
 from mascot.personas import load_cards
 from mascot.progress import Progress
 from mascot.prompts import Prompts

@@ -3,9 +3,9 @@ with margin ≥ δ within a context → group_pairs."""
 
 from pathlib import Path
 
-from mascot.group_label import block_items, block_transcripts
+from mascot.judge.blocks import block_items, block_transcripts
+from mascot.judge.labeling import aggregate, build_pairs, judge_all, score_metrics
 from mascot.judge.rubric import load_rubric
-from mascot.label import aggregate, build_pairs, judge_all, score_metrics
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore

@@ -5,7 +5,8 @@ Runs as `python -m pipeline.grpo_agents ...` or under `accelerate launch ... -m 
 (params `launcher`); with several processes only the main one writes the check and the metrics.
 """
 
-from mascot.grpo_agents import Agents, compare_agents, train_agents
+from mascot.agents import Agents
+from mascot.grpo_agents import compare_agents, train_agents
 from mascot.personas import load_cards
 from mascot.reward_model import RewardModel
 from mascot.schemas import AGENTS_CHECK, CONTEXTS, read_table, write_table

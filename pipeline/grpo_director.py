@@ -1,8 +1,8 @@
 """Stage grpo_director: the director optimised with GRPO on the group reward (+ directive format),
 then compared with the untrained director on held-out contexts with the same seeds."""
 
+from mascot.agents import Agents
 from mascot.embeddings import consecutive_similarity, load_embedder
-from mascot.grpo_agents import Agents
 from mascot.grpo_director import compare_director, train_director
 from mascot.personas import load_cards
 from mascot.reward_model import RewardModel

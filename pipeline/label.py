@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
+from mascot.judge.labeling import aggregate, build_pairs, judge_all, score_metrics
 from mascot.judge.rubric import load_rubric
-from mascot.label import aggregate, build_items, build_pairs, judge_all, score_metrics
+from mascot.label import build_items
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore

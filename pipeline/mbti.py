@@ -5,12 +5,12 @@ from pathlib import Path
 
 import polars as pl
 
+from mascot.agents import Agents
 from mascot.data.sampling import sample_contexts
 from mascot.eval.mbti import Simulation, converse, heatmap, judge_items, load_simulators, study_metrics, turn_scores
 from mascot.eval.systems import SYSTEMS, EvalEngines
-from mascot.grpo_agents import Agents
+from mascot.judge.labeling import judge_all
 from mascot.judge.rubric import load_rubric
-from mascot.label import judge_all
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
 from mascot.progress import Progress

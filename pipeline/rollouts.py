@@ -4,15 +4,16 @@ from pathlib import Path
 
 import polars as pl
 
+from mascot.agents import Agents
+from mascot.blocks import generate_rollouts
 from mascot.data.sampling import sample_contexts
-from mascot.grpo_agents import Agents
-from mascot.trained_group import WARM, group_engine
 from mascot.personas import load_cards
 from mascot.progress import Progress
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
-from mascot.rollouts import generate_rollouts, rollout_metrics
+from mascot.rollouts import rollout_metrics
 from mascot.schemas import CONTEXTS, ROLLOUTS, read_table, write_table
 from mascot.stage import log, run_stage, write_metrics
+from mascot.trained_group import WARM, group_engine
 
 
 def main(args, cfg):

@@ -55,7 +55,7 @@ class _Server(socketserver.ThreadingMixIn, HTTPServer):
     block_on_close = False
     allow_reuse_address = False
 
-    def __init__(self, proxy: "FaultyProxy"):
+    def __init__(self, proxy: FaultyProxy):
         self.proxy = proxy
         self.live_threads: set[threading.Thread] = set()
         self.live_sockets: set[socket.socket] = set()
@@ -307,7 +307,7 @@ class FaultyProxy:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> "FaultyProxy":
+    def start(self) -> FaultyProxy:
         if self._server is not None:
             raise RuntimeError("FaultyProxy already started")
         self._server = _Server(self)
@@ -342,7 +342,7 @@ class FaultyProxy:
         if alive or self._thread.is_alive():
             raise RuntimeError(f"FaultyProxy threads still alive after {join_timeout} s: {alive}")
 
-    def __enter__(self) -> "FaultyProxy":
+    def __enter__(self) -> FaultyProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

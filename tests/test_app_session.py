@@ -16,7 +16,6 @@ from mascot.chat.engine import DirectiveEvent, TokenEvent, TurnEvent
 from mascot.chat.state import ConversationState
 from mascot.registry import UnknownNameError
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 ED_GROUP = ["the_anchor", "the_catalyst", "the_beacon", "action_guide"]
 

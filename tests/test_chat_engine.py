@@ -132,13 +132,14 @@ class Scripted:
     name, model_name = "scripted", "scripted"
 
     def __init__(self, inner, director_script: list[str]):
-        self.inner, self.script, self.calls = inner, list(director_script), []
+        self.inner, self.script, self.calls, self.seeds = inner, list(director_script), [], []
 
     def count_tokens(self, messages):
         return self.inner.count_tokens(messages)
 
     def generate(self, prompts, params, seeds, adapter=None):
         self.calls.append((adapter, prompts))
+        self.seeds.append((adapter, prompts, list(seeds)))
         if adapter == "director":
             return [Generation(self.script.pop(0), "", 5, "stop") for _ in prompts]
         return self.inner.generate(prompts, params, seeds, adapter)
@@ -152,7 +153,7 @@ def backend(tiny_model):
 SETTINGS = EngineSettings(
     max_turns=3, max_prompt_tokens=1024,
     agent=SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=6),
-    director=SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=6),
+    director=SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=6), director_attempts=1,
 )  # fmt: skip
 
 
@@ -196,6 +197,30 @@ def test_end_before_anyone_spoke_is_invalid_and_the_budget_caps_the_reply(backen
     assert log.invalid == 2 and "END before any companion" in log.directives[0].problem
     assert "the_anchor may not speak now (speaker_rule least_spoken: action_guide, the_catalyst)" in log.directives[2].problem
     assert not log.ended_by_director and len(state.agent_turns) == SETTINGS.max_turns
+
+
+def test_a_refused_directive_is_asked_again_before_the_fallback_decides(backend):
+    # conversation 1: refused once, then valid; conversation 2: refused three times → the fallback
+    script = ["hmm", "Speaker: the_catalist\nInstruction: x",  # both refused
+              "Speaker: the_catalyst\nInstruction: Ask one question.", "nope",  # the first accepted
+              "Speaker: END"]  # fmt: skip
+    scripted = Scripted(backend, script)
+    settings = EngineSettings(**{**SETTINGS.__dict__, "max_turns": 1, "director_attempts": 3})
+    engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), settings, director_adapter="director")
+    states = [ConversationState.start(CONTEXT, GROUP, NAMES) for _ in range(2)]
+    logs = engine.reply(states, keys=["a", "b"])
+    director_calls = [prompts for adapter, prompts in scripted.calls if adapter == "director"]
+    # one batch for both, then each retry asks again only for the conversations still refused
+    assert [len(p) for p in director_calls] == [2, 2, 1]
+    assert director_calls[1] == director_calls[0]  # the same prompt, sampled again
+    assert logs[0].directives[0].speaker == "the_catalyst" and logs[0].directives[0].valid
+    assert logs[0].attempts == [2] and logs[0].raw == [script[2]] and logs[0].invalid == 0
+    # every sample refused (the last an END before anyone spoke): the counted fallback, with the last problem
+    assert logs[1].attempts == [3] and logs[1].invalid == 1 and logs[1].raw == ["Speaker: END"]
+    assert "END before any companion" in logs[1].directives[0].problem
+    assert [s.agent_turns[0].speaker for s in states] == ["the_catalyst", "the_beacon"]
+    seeds = [seed for adapter, _, seeds in scripted.seeds if adapter == "director" for seed in seeds]
+    assert len(set(seeds)) == len(seeds)  # every retry is a new sample
 
 
 def test_with_any_speaker_the_director_may_name_one_companion_again(backend):

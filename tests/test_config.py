@@ -12,7 +12,15 @@ import pytest
 import yaml
 
 from mascot.cli import main as cli
-from mascot.config import ConfigError, MascotConfig, dump_params, load_config, parse_config, profile_config, profile_names
+from mascot.config import (
+    ConfigError,
+    MascotConfig,
+    dump_params,
+    load_config,
+    parse_config,
+    profile_config,
+    profile_names,
+)
 from mascot.personas import PersonaError, load_cards
 
 from .conftest import REPO
@@ -82,10 +90,12 @@ def test_the_speaker_rules_offered_are_the_engines():
     from typing import get_args
 
     from mascot.chat.directive import SpeakerRule
+    from mascot.chat.engine import engine_settings
 
     field = MascotConfig.model_fields["conversation"].annotation.model_fields["speaker_rule"]
     assert get_args(field.annotation) == get_args(SpeakerRule)
-    assert parse_config({"conversation": {"speaker_rule": "not_last"}}).conversation.settings().speaker_rule == "not_last"
+    conversation = parse_config({"conversation": {"speaker_rule": "not_last"}}).conversation
+    assert engine_settings(conversation).speaker_rule == "not_last"
 
 
 def test_a_megabyte_value_is_named_not_quoted_whole():

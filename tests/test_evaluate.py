@@ -9,17 +9,24 @@ import math
 import polars as pl
 import pytest
 
+from mascot.agents import Agents
 from mascot.chat.directive import END
 from mascot.config import JudgeConfig, load_config
 from mascot.embeddings import load_embedder
 from mascot.eval.evaluate import (
-    agent_items, automatic_metrics, generate_replies, group_items, judged_scores, pair_items, pairwise_metrics,
-    score_metrics, versus_best_baseline,
+    agent_items,
+    automatic_metrics,
+    generate_replies,
+    group_items,
+    judged_scores,
+    pair_items,
+    pairwise_metrics,
+    score_metrics,
+    versus_best_baseline,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
-from mascot.grpo_agents import Agents
+from mascot.judge.labeling import judge_all
 from mascot.judge.rubric import load_rubric
-from mascot.label import judge_all
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore

@@ -7,12 +7,11 @@ import json
 import polars as pl
 import pytest
 
+from mascot.agents import AGENTS_META, Agents
 from mascot.config import profile_config
 from mascot.data.sampling import sample_contexts
 from mascot.format_reward import FormatRules
 from mascot.grpo_agents import (
-    AGENTS_META,
-    Agents,
     check_metrics,
     check_params,
     check_requests,
@@ -197,7 +196,7 @@ def test_missing_reward_scale_and_missing_adapters_are_named(tiny_rm, tmp_path):
 def test_vllm_generation_is_switched_on_by_params_alone(tmp_path):
     """No GPU here to run vLLM; what params control must reach TRL's GRPOConfig unchanged."""
     from mascot.config import GRPOAgentsConfig
-    from mascot.grpo_agents import grpo_args
+    from mascot.tracking import grpo_args
 
     names = ["persona_rm", "format"]
     off = grpo_args(GRPOAgentsConfig(beta=0.02), str(tmp_path), names, 64)

@@ -9,11 +9,12 @@ import math
 import polars as pl
 import pytest
 
+from mascot.agents import Agents
+from mascot.blocks import GROUP, block_id
 from mascot.chat.directive import END
 from mascot.config import profile_config
-from mascot.group_rm import group_subjects
-from mascot.grpo_agents import Agents
 from mascot.director_sft import teacher_examples, train_director_sft
+from mascot.group_rm import group_subjects
 from mascot.grpo_director import (
     DirectiveFormatReward,
     DirectorWorld,
@@ -25,14 +26,13 @@ from mascot.grpo_director import (
     director_states,
     train_director,
 )
-from mascot.stats import speaker_entropy
-from mascot.trained_group import DIRECTOR, WARM, group_engine
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.reward_model import RewardModel, RMEncoder, train_reward_model
-from mascot.rollouts import GROUP, block_id
 from mascot.schemas import DIRECTOR_CHECK, validate
+from mascot.stats import speaker_entropy
+from mascot.trained_group import DIRECTOR, WARM, group_engine
 
 from .conftest import REPO, build_tiny_agents, build_tiny_rm
 
@@ -69,7 +69,7 @@ def contexts(n=4):
 def rollout_rows(context_id, sample, turns, end=False):
     rows = [
         {"block_id": block_id(context_id, sample), "context_id": context_id, "sample_idx": sample, "turn": t,
-         "directive_raw": "", "directive_valid": True, "directive_problem": None, "speaker": speaker,
+         "directive_raw": "", "directive_attempts": 0, "directive_valid": True, "directive_problem": None, "speaker": speaker,
          "instruction": f"say {t}", "text": text}
         for t, (speaker, text) in enumerate(turns)
     ]  # fmt: skip
@@ -221,18 +221,26 @@ def test_speaker_entropy():
 def test_check_metrics_by_hand():
     rows = []
     for c, (before, after) in {"c0": (0.0, 1.0), "c1": (1.0, 2.0), "c2": (0.5, 1.5)}.items():
-        for policy, rm, invalid in (("before", before, 1), ("after", after, 0)):
+        # before: one directive of two went to the fallback after 3 samples, the other took 1; after: one retry
+        for policy, rm, invalid, samples in (("before", before, 1, 4), ("after", after, 0, 3)):
+            speakers = "the_anchor,the_anchor" if (c, policy) == ("c0", "after") else "the_anchor,the_catalyst"
             rows.append({"context_id": c, "dataset": "empathetic_dialogues", "domain": "negative", "sample_idx": 0,
-                         "policy": policy, "transcript": "t", "speakers": "the_anchor,the_catalyst", "turns": 2,
+                         "policy": policy, "transcript": "t", "speakers": speakers, "turns": 2,
                          "directives": 2, "invalid_directives": invalid, "ended_by_director": False,
-                         "directives_raw": "[]", "group_rm": rm, "redundancy": 0.5 if policy == "before" else 0.25})  # fmt: skip
+                         "directives_raw": "[]", "director_samples": samples, "group_rm": rm,
+                         "redundancy": 0.5 if policy == "before" else 0.25})  # fmt: skip
     table = validate(pl.DataFrame(rows), DIRECTOR_CHECK)
     check = profile_config("tiny").grpo_director.check
-    m = director_check_metrics(table, {"empathetic_dialogues": 2}, check)
+    m = director_check_metrics(table, {"empathetic_dialogues": ["the_anchor", "the_catalyst", "the_beacon"]}, check)
     assert (m["group_rm_before"], m["group_rm_after"], m["group_rm_gain"]) == (0.5, 1.5, 1.0)
     assert m["group_rm_gain_ci_low"] == m["group_rm_gain_ci_high"] == 1.0  # every context gained exactly 1
     assert (m["invalid_directive_rate_before"], m["invalid_directive_rate_after"]) == (0.5, 0.0)
-    assert m["redundancy_gain"] == -0.25 and m["speaker_entropy_before"] == 1.0 and m["check_blocks"] == 3
+    assert (m["refused_sample_rate_before"], m["refused_sample_rate_after"]) == (0.75, round(1 / 3, 4))
+    assert m["redundancy_gain"] == -0.25 and m["check_blocks"] == 3
+    # who spoke: a silent companion shows as a 0 share, and the group's size sets the entropy's scale
+    assert m["speaker_share_before"] == {"the_anchor": 0.5, "the_beacon": 0.0, "the_catalyst": 0.5}
+    assert m["speaker_share_after"]["the_anchor"] == round(4 / 6, 4) and m["speaker_share_min_after"] == 0.0
+    assert m["speaker_entropy_before"] == pytest.approx(round(math.log(2) / math.log(3), 4))
 
 
 # --------------------------------------------------------------------------- the warm start
@@ -246,13 +254,13 @@ def candidates(personas=PAIR):
 
 
 def test_the_teacher_writes_valid_directives_for_silent_personas_from_their_cards(tiny_model):
-    from mascot.chat.engine import GroupEngine
+    from mascot.chat.engine import GroupEngine, engine_settings
     from mascot.llm import get_backend
 
     cfg = tiny_cfg(tiny_model)
     cfg.conversation.max_turns = 3
     engine = GroupEngine(get_backend("transformers")(tiny_model, device="cpu"), CARDS,
-                         Prompts(REPO / "configs/prompts"), cfg.conversation.settings())  # fmt: skip
+                         Prompts(REPO / "configs/prompts"), engine_settings(cfg.conversation))  # fmt: skip
     trio = [*PAIR, "the_beacon"]
     rows = teacher_examples(contexts(), candidates(trio), engine, {"empathetic_dialogues": trio}, 3, 0.5, seed=0)
     assert len(rows) == 4 * 3 * 3  # 4 contexts × 0, 1 or 2 earlier turns × 3 variants
@@ -352,7 +360,7 @@ def test_the_check_runs_both_directors_on_the_same_seeds(trained, tiny_model, ag
 
 def test_the_director_reward_scores_blocks_as_the_group_judge_and_rm_saw_them(world):
     """The group RM is trained on group_label's transcripts and scores the engine's: same text."""
-    from mascot.group_label import block_transcripts
+    from mascot.judge.blocks import block_transcripts
 
     turns = [("the_anchor", "That is hard."), ("the_catalyst", "What happened?")]
     [judged] = block_transcripts(pl.DataFrame(rollout_rows("c0", 0, turns, end=True)), CARDS)["response"]

@@ -12,9 +12,9 @@ import torch
 from mascot.config import JudgeConfig
 from mascot.data import contexts_frame
 from mascot.judge import JudgeItem, parse_json_score, score_from_digit_probs
+from mascot.judge.labeling import aggregate, agreement, build_pairs, judgments_table, run_judge
 from mascot.judge.rubric import RubricError, load_rubric
 from mascot.judge.transformers_judge import TransformersJudge
-from mascot.label import agreement, aggregate, build_pairs, judgments_table, run_judge
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from mascot.config import JudgeConfig, OpenAIEndpoint
+from mascot.judge.labeling import run_judge
 from mascot.judge.openai_judge import OpenAIJudge
-from mascot.label import run_judge
 from mascot.resume import RecordStore
 
 from .faulty_proxy import FaultyProxy

@@ -20,7 +20,7 @@ from mascot.config import ConfigError, load_config
 from mascot.eval.mbti import load_simulators
 from mascot.judge.rubric import RubricError, load_rubric
 from mascot.personas import PersonaError, load_cards
-from mascot.prompts import Prompts, PromptError
+from mascot.prompts import PromptError, Prompts
 from mascot.schemas import CONTEXTS, MBTI_HEATMAP, TableError, read_table, write_table
 from mascot.stage import read_metrics, write_metrics
 
@@ -183,7 +183,7 @@ def test_a_damaged_metrics_file_is_refused_naming_it(damage, tmp_path):
 
 
 def test_a_trained_model_folder_with_its_record_cut_short_is_refused_naming_it(tmp_path):
-    from mascot.grpo_agents import AGENTS_META, Agents
+    from mascot.agents import AGENTS_META, Agents
     from mascot.reward_model import META_FILE, RewardModel
 
     for folder, record, load in (("agents", AGENTS_META, Agents.load), ("persona_rm", META_FILE, RewardModel.load)):

@@ -7,12 +7,20 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from mascot.agents import Agents
+from mascot.choices import MBTI_TYPES
 from mascot.config import ConfigError, load_config
 from mascot.eval.mbti import (
-    MBTI_TYPES, Simulation, clean_user_text, converse, heatmap, judge_items, load_simulators, study_metrics, turn_scores,
+    Simulation,
+    clean_user_text,
+    converse,
+    heatmap,
+    judge_items,
+    load_simulators,
+    study_metrics,
+    turn_scores,
 )  # fmt: skip
 from mascot.eval.systems import SYSTEMS, EvalEngines
-from mascot.grpo_agents import Agents
 from mascot.judge.rubric import load_rubric
 from mascot.llm import SamplingParams
 from mascot.personas import load_cards
@@ -78,7 +86,7 @@ def test_each_type_opens_and_the_group_replies_each_round(study):
     validate(conversations, MBTI_CONVERSATIONS)
     assert conversations.select("type", "context_id").n_unique() == 2 * 2
     ed_group = set(cfg.groups()["empathetic_dialogues"])
-    for (sim_type, ctx), turns in conversations.sort("position").group_by("type", "context_id", maintain_order=True):
+    for (_type, _context), turns in conversations.sort("position").group_by("type", "context_id", maintain_order=True):
         roles, rounds = turns["role"].to_list(), turns["round"].to_list()
         assert roles[0] == "user" and roles[-1] == "agent"  # the user opens; the group has the last word
         assert roles.count("user") == 2 and rounds[-1] == 1  # two rounds: user, group, user, group

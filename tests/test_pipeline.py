@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 import yaml
 
+from mascot.agents import Agents
 from mascot.config import JudgeConfig, OpenAIEndpoint, dump_params, profile_config
-from mascot.grpo_agents import Agents
 from mascot.lock_status import lock_problems
 from mascot.schemas import (
     AGENTS_CHECK,

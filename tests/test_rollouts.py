@@ -5,13 +5,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from mascot.blocks import generate_rollouts
 from mascot.chat.directive import END
 from mascot.chat.engine import EngineSettings, GroupEngine
 from mascot.llm import Generation, SamplingParams, get_backend
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.resume import RecordStore
-from mascot.rollouts import generate_rollouts, rollout_metrics
+from mascot.rollouts import rollout_metrics
 from mascot.schemas import ROLLOUTS, validate
 
 from .conftest import REPO
@@ -22,7 +23,7 @@ GROUPS = {"empathetic_dialogues": ["the_anchor", "the_catalyst"]}
 SETTINGS = EngineSettings(
     max_turns=2, max_prompt_tokens=1024,
     agent=SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=5),
-    director=SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=5),
+    director=SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=5), director_attempts=1,
 )  # fmt: skip
 
 
@@ -85,6 +86,7 @@ def test_blocks_record_every_directive_and_turn(backend, tmp_path):
     assert (valid["speaker"] == "the_catalyst").all() and (valid["instruction"] == "Ask one question.").all()
     m = rollout_metrics(table)
     assert m["blocks"] == 6 and 0 < m["invalid_directive_rate"] < 1 and m["mean_turns_per_block"] == 2
+    assert (table["directive_attempts"] == 1).all() and m["refused_sample_rate"] == m["invalid_directive_rate"]
 
 
 def test_a_killed_run_resumes_and_ends_with_the_same_table(backend, tmp_path):
@@ -115,11 +117,12 @@ def test_a_changed_chunking_model_or_context_is_never_served_from_the_store(back
 
 
 def test_blocks_are_judged_as_a_whole_and_paired_within_a_context(backend, tiny_model, tmp_path):
+    from mascot.blocks import GROUP
     from mascot.config import JudgeConfig, ModelConfig
-    from mascot.group_label import GROUP, block_items, block_transcripts
     from mascot.judge import judge_messages
+    from mascot.judge.blocks import block_items, block_transcripts
+    from mascot.judge.labeling import aggregate, build_pairs, judge_all
     from mascot.judge.rubric import load_rubric
-    from mascot.label import aggregate, build_pairs, judge_all
     from mascot.schemas import JUDGMENTS, preference_pairs_schema
 
     rows = run(HalfValidDirector(backend), RecordStore(tmp_path / "r.jsonl"))

@@ -78,7 +78,7 @@ def test_export_serving_writes_the_merged_sft_and_the_vllm_command(tiny_group, t
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mascot.grpo_agents import load_policy
+    from mascot.agents import load_policy
 
     out = subprocess.run(
         [sys.executable, "-m", "mascot.cli", "export-serving", "--repo", str(tiny_group), "-o", str(tmp_path / "serving")],

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from mascot.agents import Agents
 from mascot.config import profile_config
-from mascot.grpo_agents import Agents
 from mascot.stand_ins import write_untrained_group
 
 

@@ -20,7 +20,7 @@ def export_serving(repo: str | Path = ".", out: str | Path = "serving", rev: str
     with the agents' and the directors' adapters under their ``serving.models`` names."""
     from transformers import AutoTokenizer
 
-    from mascot.grpo_agents import Agents, load_policy
+    from mascot.agents import Agents, load_policy
 
     files = group_files(repo, rev)
     cfg = load_config(files.params)

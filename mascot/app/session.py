@@ -36,7 +36,7 @@ class TrainedGroup:
 
     @classmethod
     def load(cls, repo: str | Path = ".", rev: str | None = None, device: str | None = None) -> TrainedGroup:
-        from mascot.grpo_agents import Agents
+        from mascot.agents import Agents
         from mascot.trained_group import DIRECTOR, group_engine
 
         files = group_files(repo, rev)

@@ -9,9 +9,11 @@ stand before, between or after the two lines except whitespace. Only the directo
 is ever parsed: the conversation (user and agent text) is never searched for a directive, so a user
 who writes "Speaker: the_anchor" is just saying words.
 
-When the completion is not a valid directive, :func:`fallback` decides instead (and the engine
-counts it): the persona of the group who has spoken least so far in this reply (ties go to the
-group's order), with a generic instruction. A fallback never ends the reply by itself.
+When the completion is not a valid directive, the engine asks the director again (up to
+``director_attempts`` samples); when every sample is refused, :func:`fallback` decides instead and
+the engine counts it: the companion the speaker rule offers who has spoken least so far in this
+reply (ties: least in the whole conversation, then the conversation's speaking order, see
+:func:`rotated`), with a generic instruction. A fallback never ends the reply by itself.
 """
 
 from __future__ import annotations
@@ -19,18 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
+from mascot.choices import SpeakerRule
 from mascot.resume import stable_hash
 
 END = "END"
-# Who the director may name next within one group reply (AutoGen's SelectorGroupChat filters its
-# candidates the same way before it asks the selector):
-#   least_spoken: those who have spoken least in this reply, so nobody speaks twice before everyone
-#                 has spoken once (the warm start's teacher follows this rule);
-#   not_last:     anyone but the companion who spoke last (AutoGen's allow_repeated_speaker=False);
-#   any:          the whole group.
-SpeakerRule = Literal["least_spoken", "not_last", "any"]
 FALLBACK_INSTRUCTION = "Reply to the latest message in your own role, adding something the group has not said yet."
 MAX_INSTRUCTION_CHARS = 400
 
@@ -74,14 +69,15 @@ def parse_directive(text: str, personas: Mapping[str, str]) -> Directive:
     m = _DIRECTIVE.match(text) or _END_ONLY.match(text)
     if m is None:
         return _invalid(text, "not the two lines 'Speaker: ...' and 'Instruction: ...'")
+    names = _names(personas)
     raw = m.group("speaker").strip().strip("*_`'\"").strip()
-    speaker = _names(personas).get(raw.lower())
+    speaker = names.get(raw.lower())
     if speaker is None:
         return _invalid(text, f"unknown speaker '{raw[:40]}'")
     instruction = (m.groupdict().get("instruction") or "").strip()
     if speaker != END and not instruction:
         return _invalid(text, "empty instruction")
-    if speaker != END and instruction.strip(".*_`'\" ").lower() in _names(personas):
+    if speaker != END and instruction.strip(".*_`'\" ").lower() in names:
         # the director copied the template's list of names into the instruction: nobody is told anything
         return _invalid(text, "the instruction names a speaker, not what to add")
     if len(instruction) > MAX_INSTRUCTION_CHARS:

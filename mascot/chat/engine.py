@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mascot.candidates import derive_seed
 from mascot.chat.directive import (
     END,
     FALLBACK_INSTRUCTION,
@@ -27,10 +26,12 @@ from mascot.chat.directive import (
     rotated,
 )
 from mascot.chat.state import ConversationState
+from mascot.config import ConversationConfig
 from mascot.llm import Backend, Message, SamplingParams
 from mascot.personas import Persona
 from mascot.prompts import Prompts, context_vars, fit_history
 from mascot.registry import Registry
+from mascot.seeds import derive_seed
 
 Order = Literal["director", "fixed", "random"]
 
@@ -43,6 +44,21 @@ class EngineSettings:
     agent: SamplingParams = SamplingParams(temperature=0.7, top_p=0.9, max_new_tokens=64)
     seed: int = 0
     speaker_rule: SpeakerRule = "least_spoken"
+    director_attempts: int = 3  # director samples per directive before the fallback decides
+
+
+def engine_settings(cfg: ConversationConfig) -> EngineSettings:
+    """The engine's settings from the ``conversation`` params (built here, not in config, which
+    imports no component)."""
+
+    def params(n: int) -> SamplingParams:
+        return SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=n)
+
+    return EngineSettings(
+        max_turns=cfg.max_turns, max_prompt_tokens=cfg.max_prompt_tokens,
+        director=params(cfg.director_max_new_tokens), agent=params(cfg.agent_max_new_tokens), seed=cfg.seed,
+        speaker_rule=cfg.speaker_rule, director_attempts=cfg.director_attempts,
+    )  # fmt: skip
 
 
 @dataclass
@@ -50,8 +66,9 @@ class ReplyLog:
     """What happened in one group reply: every directive, as written and as used."""
 
     directives: list[Directive] = field(default_factory=list)
-    raw: list[str] = field(default_factory=list)  # the director's text ("" under fixed/random order)
-    invalid: int = 0
+    raw: list[str] = field(default_factory=list)  # the director's last text per directive ("" without one)
+    attempts: list[int] = field(default_factory=list)  # director samples per directive (0 without one)
+    invalid: int = 0  # directives the fallback decided (every attempt was refused)
     ended_by_director: bool = False
 
 
@@ -128,38 +145,56 @@ class GroupEngine:
                 Directive(random.Random(derive_seed(self.settings.seed, k, turn)).choice(list(s.group)), FALLBACK_INSTRUCTION)
                 for s, k in zip(states, keys)
             ]
-        seeds = [derive_seed(self.settings.seed, k, turn, "director") for k in keys]
-        gens = self.backend.generate(
-            [self.director_messages(s) for s in states], self.settings.director, seeds, adapter=self.director_adapter
-        )
-        out = []
-        for state, log, gen in zip(states, logs, gens):
-            directive = self.resolve_directive(state, gen.text)
-            log.raw.append(gen.text)
+        # AutoGen's SelectorGroupChat asks its selector again on a bad answer (max_selector_attempts);
+        # a retry here is a new sample of the same prompt, the prompt the director was trained on
+        messages = [self.director_messages(s) for s in states]
+        texts, attempts = [""] * len(states), [0] * len(states)
+        out: list[Directive | None] = [None] * len(states)
+        pending = list(range(len(states)))
+        for attempt in range(self.settings.director_attempts):
+            # the first sample's seed does not depend on the number of attempts
+            seeds = [derive_seed(self.settings.seed, keys[i], turn, "director", *([attempt] if attempt else [])) for i in pending]
+            gens = self.backend.generate([messages[i] for i in pending], self.settings.director, seeds, adapter=self.director_adapter)
+            for i, gen in zip(pending, gens):
+                texts[i], attempts[i] = gen.text, attempts[i] + 1
+                out[i] = self.check_directive(states[i], gen.text)
+            pending = [i for i in pending if not out[i].valid]
+            if not pending:
+                break
+        for i in pending:  # every sample refused: the counted fallback decides
+            out[i] = self.fallback(states[i], out[i].problem)
+        for log, text, n, directive in zip(logs, texts, attempts, out):
+            log.raw.append(text)
+            log.attempts.append(n)
             log.invalid += not directive.valid
-            out.append(directive)
         return out
 
     def eligible(self, state: ConversationState) -> list[str]:
         """The companions the director may name now (``speaker_rule``)."""
-        reply = [t.speaker for t in state.history[state.reply_start :] if t.role == "agent"]
-        return eligible_speakers(self.speaking_order(state), reply, self.settings.speaker_rule)
+        return eligible_speakers(self.speaking_order(state), state.reply_speakers(), self.settings.speaker_rule)
+
+    def check_directive(self, state: ConversationState, text: str) -> Directive:
+        """The director's ``text`` as a directive in ``state``, or an invalid Directive saying why. END
+        before any companion has spoken in this reply is invalid (the person would get no reply at
+        all), and so is a companion the speaker rule does not offer now."""
+        directive = parse_directive(text, {n: state.display[n] for n in state.group})
+        if directive.valid and directive.ends and state.turns_this_reply() == 0:
+            return Directive("", "", valid=False, problem="END before any companion replied")
+        allowed = self.eligible(state)
+        if directive.valid and not directive.ends and directive.speaker not in allowed:
+            problem = f"{directive.speaker} may not speak now (speaker_rule {self.settings.speaker_rule}: {', '.join(allowed)})"
+            return Directive("", "", valid=False, problem=problem)
+        return directive
+
+    def fallback(self, state: ConversationState, problem: str | None) -> Directive:
+        """The counted fallback (:func:`~mascot.chat.directive.fallback`) among those the rule offers."""
+        return fallback(self.eligible(state), state.spoken_this_reply(), problem, state.turns_per_agent())
 
     def resolve_directive(self, state: ConversationState, text: str) -> Directive:
-        """The directive the director's ``text`` gives in ``state``: its own when valid, else the
-        counted fallback (``valid`` False, ``problem`` saying why). END before any companion has
-        spoken in this reply is invalid too (the person would get no reply at all), and so is a
-        companion the speaker rule does not offer now; the fallback is one it offers."""
-        directive = parse_directive(text, {n: state.display[n] for n in state.group})
-        allowed = self.eligible(state)
-        if directive.valid and directive.ends and state.turns_this_reply() == 0:
-            directive = Directive("", "", valid=False, problem="END before any companion replied")
-        elif directive.valid and not directive.ends and directive.speaker not in allowed:
-            problem = f"{directive.speaker} may not speak now (speaker_rule {self.settings.speaker_rule}: {', '.join(allowed)})"
-            directive = Directive("", "", valid=False, problem=problem)
-        if not directive.valid:
-            directive = fallback(allowed, state.spoken_this_reply(), directive.problem, state.turns_per_agent())
-        return directive
+        """The directive one director sample gives in ``state``: its own when valid, else the counted
+        fallback (``valid`` False, ``problem`` saying why)."""
+        directive = self.check_directive(state, text)
+        return directive if directive.valid else self.fallback(state, directive.problem)
 
     def speak(
         self, states: Sequence[ConversationState], directives: Sequence[Directive], keys: Sequence[object], turn: int
@@ -276,5 +311,5 @@ def group_names(cards: Registry[Persona], group: Sequence[str]) -> dict[str, str
 
 __all__ = [
     "END", "DirectiveEvent", "EngineSettings", "GroupEngine", "Order", "ReplyLog", "StreamEvent", "TokenEvent",
-    "TurnEvent", "group_names",
+    "TurnEvent", "engine_settings", "group_names",
 ]  # fmt: skip

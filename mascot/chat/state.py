@@ -61,8 +61,12 @@ class ConversationState:
         counts = Counter(t.speaker for t in self.agent_turns)
         return {name: counts.get(name, 0) for name in self.group}
 
+    def reply_speakers(self) -> list[str]:
+        """Who has spoken in the group's current reply, in order."""
+        return [t.speaker for t in self.history[self.reply_start :] if t.role == "agent"]
+
     def spoken_this_reply(self) -> dict[str, int]:
-        counts = Counter(t.speaker for t in self.history[self.reply_start :] if t.role == "agent")
+        counts = Counter(self.reply_speakers())
         return {name: counts.get(name, 0) for name in self.group}
 
     def turns_this_reply(self) -> int:
@@ -77,7 +81,7 @@ class ConversationState:
 
     def reply_transcript(self) -> str:
         """The group's current reply as the group judge and reward model read it: one
-        "Display Name: text" line per agent turn (the format of ``group_label.block_transcripts``)."""
+        "Display Name: text" line per agent turn (the format of ``judge.blocks.block_transcripts``)."""
         turns = self.history[self.reply_start :]
         return "\n".join(f"{self.display.get(t.speaker, t.speaker)}: {t.text}" for t in turns if t.role == "agent")
 

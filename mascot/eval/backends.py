@@ -26,8 +26,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from mascot.candidates import derive_seed
 from mascot.llm import Backend, Generation, Message, SamplingParams
+from mascot.seeds import derive_seed
 
 REASONING_INSTRUCTION = (
     "Before your message, think briefly about what they feel and need, inside <think> and </think>. "

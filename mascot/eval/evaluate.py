@@ -3,36 +3,30 @@ on its dataset's agent rubric and each whole reply on the group rubric; automati
 judge. Scores are reported on 0–100 ((s − 1) / 4 × 100 for a 1–5 judge score) as the paper does.
 
 Replies are generated per system in fixed chunks through a record store per system (a killed run
-resumes; see :func:`mascot.rollouts.generate_rollouts`), and judgments go through the judge cache
+resumes; see :func:`mascot.blocks.generate_rollouts`), and judgments go through the judge cache
 shared with the label stages, so only new work costs anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from mascot.blocks import generate_rollouts
 from mascot.chat.directive import END
-from mascot.chat.state import USER
 from mascot.eval.metrics import distinct_n, identifiability, length_stats
+from mascot.eval.scoring import criterion_scores, turn_items
 from mascot.eval.systems import EvalEngines, System
-from mascot.group_label import block_items, block_transcripts
 from mascot.judge import JudgeItem
+from mascot.judge.blocks import block_items, block_transcripts
 from mascot.judge.rubric import Rubric
-from mascot.personas import Persona
-from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
-from mascot.rollouts import generate_rollouts
 from mascot.stats import bootstrap_mean, speaker_entropy
 
 MASCOT_FAMILY = ("mascot", "mascot_p", "mascot_c")  # MASCOT and its ablations; the rest are baselines
-
-
-def to_100(score: pl.Expr) -> pl.Expr:
-    return (score - 1) / 4 * 100
 
 
 # ------------------------------------------------------------------ replies
@@ -72,21 +66,6 @@ def agent_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngi
         ctx = by_id[turns["context_id"][0]]
         items += turn_items(turns.iter_rows(named=True), ctx, list(ctx["history"] or []), engines.cards, rubrics,
                             lambda t, b=block_id: f"{b}|{t['turn']}", where="eval replies speaker")  # fmt: skip
-    return items
-
-
-def turn_items(turns: Iterable[Mapping], ctx: Mapping, history: list[dict], cards: Registry[Persona],
-               rubrics: Mapping[str, Rubric], item_id: Callable[[Mapping], str], where: str) -> list[JudgeItem]:  # fmt: skip
-    """Each agent turn, judged as its persona's reply to everything before it; a user's turn (``role``
-    ``user``) only joins the history. ``history`` is what came before the first of ``turns``."""
-    items = []
-    for t in turns:
-        if t.get("role") == USER:
-            history.append({"speaker": USER, "text": t["text"]})
-            continue
-        card = cards.get(t["speaker"], where=where)
-        items.append(JudgeItem(item_id(t), dict(ctx) | {"history": list(history)}, card, t["text"], rubrics[ctx["dataset"]]))
-        history.append({"speaker": card.display_name, "text": t["text"]})
     return items
 
 
@@ -160,14 +139,6 @@ def pairwise_metrics(judgments: pl.DataFrame, contexts: pl.DataFrame, tie_margin
 def _splits(table: pl.DataFrame) -> pl.DataFrame:
     """Each row once under its domain and once under its whole dataset."""
     return pl.concat([table.with_columns(split=pl.col("domain")), table.with_columns(split=pl.col("dataset"))])
-
-
-def criterion_scores(judgments: pl.DataFrame) -> pl.DataFrame:
-    """One row per judged item (``candidate_id``), one 0–100 column per criterion: the mean of its
-    ``ok`` judgments over judges."""
-    ok = judgments.filter(pl.col("status") == "ok")
-    per = ok.group_by("candidate_id", "criterion").agg(to_100(pl.col("score").mean()).alias("score"))
-    return per.pivot(on="criterion", index="candidate_id", values="score")
 
 
 def judged_scores(judgments: pl.DataFrame, replies: pl.DataFrame, contexts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

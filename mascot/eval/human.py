@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from mascot.chat.directive import END
-from mascot.eval.evaluate import to_100
+from mascot.eval.scoring import to_100
 from mascot.judge.rubric import Rubric
 
 ITEM, CONVERSATION, REPLY, COMMENT = "item", "conversation", "reply", "comment"

@@ -19,10 +19,10 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mascot.candidates import derive_seed
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import USER, ConversationState
-from mascot.eval.evaluate import criterion_scores, turn_items
+from mascot.choices import MBTI_TYPES
+from mascot.eval.scoring import criterion_scores, turn_items
 from mascot.judge import JudgeItem
 from mascot.judge.rubric import Rubric
 from mascot.llm import SamplingParams
@@ -30,9 +30,8 @@ from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry
 from mascot.resume import RecordStore, stable_hash
+from mascot.seeds import derive_seed
 from mascot.yaml_files import Text, load_yaml_model
-
-MBTI_TYPES = tuple(a + b + c + d for a in "IE" for b in "SN" for c in "TF" for d in "JP")
 
 
 class UserSimulator(BaseModel):

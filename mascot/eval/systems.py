@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from mascot.chat.engine import GroupEngine, Order
+from mascot.chat.engine import GroupEngine, Order, engine_settings
 from mascot.eval.backends import HiddenReasoning, MultiAgentESC, SelfConsistency
 from mascot.personas import Persona
 from mascot.prompts import SFT_SPEAKER, Prompts
@@ -149,7 +149,7 @@ class EvalEngines:
         return self.cfg.groups()
 
     def engine(self, system: System) -> GroupEngine:
-        settings = self.cfg.conversation.settings()
+        settings = engine_settings(self.cfg.conversation)
         if system.single:
             from dataclasses import replace
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from mascot.judge.rubric import Criterion, Rubric
 from mascot.personas import Persona
 from mascot.prompts import Message, Prompts, context_vars
-from mascot.registry import Registry
+from mascot.registry import Registry, import_ref
 
 DIGITS = ("1", "2", "3", "4", "5")
 
@@ -84,7 +84,10 @@ class Judge(Protocol):
     def judge(self, items: list[JudgeItem]) -> list[list[Score]]: ...
 
 
-JUDGES: Registry[type] = Registry("judge backend")
+# name → where its class is, imported only when that judge is asked for (as mascot.llm.BACKENDS)
+JUDGES: Registry[str] = Registry("judge backend")
+JUDGES.add("transformers", "mascot.judge.transformers_judge:TransformersJudge")
+JUDGES.add("openai", "mascot.judge.openai_judge:OpenAIJudge")
 
 
 def judge_messages(prompts: Prompts, item: JudgeItem, criterion: Criterion, scoring: str) -> list[Message]:
@@ -144,9 +147,4 @@ def failed(criterion: str, method: str, attempts: int, raw: str) -> Score:
 
 
 def get_judge_class(backend: str) -> type:
-    if backend not in JUDGES:
-        if backend == "transformers":
-            import mascot.judge.transformers_judge  # noqa: F401
-        elif backend == "openai":
-            import mascot.judge.openai_judge  # noqa: F401
-    return JUDGES.get(backend, where="label.judges[].backend")
+    return import_ref(JUDGES.get(backend, where="label.judges[].backend"))

@@ -20,7 +20,6 @@ import random
 from mascot.config import JudgeConfig
 from mascot.judge import (
     DIGITS,
-    JUDGES,
     JudgeItem,
     JudgeStats,
     Parsed,
@@ -50,7 +49,6 @@ RESPONSE_FORMATS = {
 BACKOFF_CAP_S = 30.0
 
 
-@JUDGES.register("openai")
 class OpenAIJudge:
     def __init__(self, cfg: JudgeConfig, prompts: Prompts, seed: int = 0):
         self.cfg, self.prompts, self.name = cfg, prompts, cfg.name

@@ -13,7 +13,6 @@ import torch
 from mascot.config import JudgeConfig
 from mascot.judge import (
     DIGITS,
-    JUDGES,
     JudgeItem,
     JudgeStats,
     Score,
@@ -26,7 +25,6 @@ from mascot.llm.transformers_backend import load_causal_lm
 from mascot.prompts import Prompts
 
 
-@JUDGES.register("transformers")
 class TransformersJudge:
     def __init__(self, cfg: JudgeConfig, model_path: str | Path, prompts: Prompts, device: str = "cpu",
                  dtype: str = "float32", model_name: str | None = None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from mascot.registry import Registry
+from mascot.registry import Registry, import_ref
 
 Message = dict[str, str]
 
@@ -45,14 +45,12 @@ class Backend(Protocol):
     def count_tokens(self, messages: list[Message]) -> int: ...
 
 
-BACKENDS: Registry[type] = Registry("generation backend")
+# name → where its class is, imported only when that backend is asked for: the in-process backend
+# pulls torch/transformers, and each implementation imports this module back
+BACKENDS: Registry[str] = Registry("generation backend")
+BACKENDS.add("transformers", "mascot.llm.transformers_backend:TransformersBackend")
+BACKENDS.add("openai", "mascot.llm.openai_backend:OpenAIBackend")
 
 
 def get_backend(name: str) -> type:
-    # imported lazily: the in-process backend pulls torch/transformers
-    if name not in BACKENDS:
-        if name == "transformers":
-            import mascot.llm.transformers_backend  # noqa: F401
-        elif name == "openai":
-            import mascot.llm.openai_backend  # noqa: F401
-    return BACKENDS.get(name, where="generation.backend")
+    return import_ref(BACKENDS.get(name, where="generation.backend"))

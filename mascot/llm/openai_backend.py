@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 
 from mascot.config import OpenAIEndpoint
-from mascot.llm import BACKENDS, BackendError, Generation, Message, SamplingParams
+from mascot.llm import BackendError, Generation, Message, SamplingParams
 
 
 def api_key(endpoint: OpenAIEndpoint) -> str:
@@ -22,7 +22,6 @@ def api_key(endpoint: OpenAIEndpoint) -> str:
     return os.environ.get(endpoint.api_key_env) or "EMPTY"
 
 
-@BACKENDS.register("openai")
 class OpenAIBackend:
     name = "openai"
 

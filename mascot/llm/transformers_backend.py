@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from mascot.llm import BACKENDS, Generation, Message, SamplingParams
+from mascot.llm import Generation, Message, SamplingParams
 from mascot.llm.base_model import DTYPES
 
 
@@ -26,7 +26,6 @@ def load_causal_lm(path: str | Path, dtype: str = "float32", device: str = "auto
     return model, tokenizer
 
 
-@BACKENDS.register("transformers")
 class TransformersBackend:
     """One base model; optional named LoRA adapters, one active per ``generate`` call.
 

@@ -1,10 +1,10 @@
-"""Stage 2, step 2: the judge scores whole blocks on the group rubric; pairs of blocks with a clear
-gap become group preferences.
+"""A group block as the judge reads it (Stage 2, step 2, and the evaluation's judging of whole
+replies): the transcript of its agent turns under the companions' display names, judged as the
+group's reply to one context with the group's personas described.
 
-A block is judged as the group's reply to one context: the transcript of its agent turns under
-the companions' display names, with the group's personas described. The judging machinery,
-cache and resume are Stage 1's (:mod:`mascot.label`); the pairs are validated by the same schema,
-with ``persona`` set to ``GROUP`` since a block belongs to the whole group.
+The judging machinery, cache and resume are the label stage's (:mod:`mascot.judge.labeling`); block
+pairs are validated by the same schema as persona pairs, with ``persona`` set to ``GROUP`` since a
+block belongs to the whole group.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from mascot.blocks import GROUP, group_cards
 from mascot.chat.directive import END
-from mascot.group_rm import group_cards
 from mascot.judge import JudgeItem
 from mascot.judge.rubric import Rubric
 from mascot.personas import Persona
 from mascot.registry import Registry
-from mascot.rollouts import GROUP
 
 
 def block_transcripts(rollouts: pl.DataFrame, cards: Registry[Persona]) -> pl.DataFrame:
