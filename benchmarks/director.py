@@ -35,7 +35,16 @@ from mascot.personas import load_cards
 from mascot.schemas import CONTEXTS, ROLLOUTS, read_table
 from mascot.trained_group import WARM, group_engine
 
-NEEDS = ("models/base", "models/sft", "models/agents", "models/director_sft", "models/group_rm", "data/rollouts.parquet")
+NEEDS = ("models/base", "models/sft", "models/agents", "models/director_sft", "models/group_rm", "data/rollouts.parquet",
+         "data/contexts.parquet")
+
+
+def inputs_missing() -> bool:
+    """Says which Stage 2 inputs are missing and how to make them; True when any is."""
+    missing = [p for p in NEEDS if not Path(p).exists()]
+    if missing:
+        print(f"{', '.join(missing)} missing: run `dvc repro group_rm` first", file=sys.stderr)
+    return bool(missing)
 
 
 def time_blocks(cfg, cards, contexts: pl.DataFrame, n: int) -> dict:
@@ -65,9 +74,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param (YAML value)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    missing = [p for p in NEEDS if not Path(p).exists()]
-    if missing:
-        print(f"{', '.join(missing)} missing: run `dvc repro group_rm` first", file=sys.stderr)
+    if inputs_missing():
         return 2
     cfg = load_config(args.params, {"grpo_director.max_steps": max(1, args.steps), **parse_overrides(args.set)})
     cards = load_cards(cfg.personas.dir)

@@ -11,8 +11,7 @@ the finished block. This prints, for the same directives sampled from the warm-s
 - how often two whole-block credits of the same directive, played out with different seeds, order
   them the same way: the noise a single play-out adds.
 
-Needs the outputs of `dvc repro grpo_director`'s inputs (models/base, sft, agents, director_sft,
-group_rm, data/rollouts.parquet, data/contexts.parquet).
+Needs what director GRPO reads (benchmarks/director.py's NEEDS: `dvc repro group_rm`).
 
     python benchmarks/director_credit.py [--states 12] [--generations 4]
 """
@@ -28,9 +27,9 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 from bench_record import record  # benchmarks/ is on sys.path when this file runs
+from director import inputs_missing
 
 from mascot.agents import Agents
 from mascot.config import load_config
@@ -40,8 +39,6 @@ from mascot.reward_model import RewardModel
 from mascot.schemas import CONTEXTS, ROLLOUTS, read_table
 from mascot.seeds import derive_seed
 from mascot.trained_group import WARM, group_engine
-
-NEEDS = ("models/base", "models/sft", "models/agents", "models/director_sft", "models/group_rm", "data/rollouts.parquet")
 
 
 def as_prefix(state) -> str:
@@ -93,9 +90,7 @@ def main() -> int:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    missing = [p for p in NEEDS if not Path(p).exists()]
-    if missing:
-        print(f"{', '.join(missing)} missing: run `dvc repro group_rm` first", file=sys.stderr)
+    if inputs_missing():
         return 2
     cfg = load_config(args.params)
     cards = load_cards(cfg.personas.dir)

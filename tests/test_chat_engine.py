@@ -139,7 +139,7 @@ class Scripted:
 
     def generate(self, prompts, params, seeds, adapter=None):
         self.calls.append((adapter, prompts))
-        self.seeds.append((adapter, prompts, list(seeds)))
+        self.seeds.append((adapter, list(seeds)))
         if adapter == "director":
             return [Generation(self.script.pop(0), "", 5, "stop") for _ in prompts]
         return self.inner.generate(prompts, params, seeds, adapter)
@@ -219,7 +219,7 @@ def test_a_refused_directive_is_asked_again_before_the_fallback_decides(backend)
     assert logs[1].attempts == [3] and logs[1].invalid == 1 and logs[1].raw == ["Speaker: END"]
     assert "END before any companion" in logs[1].directives[0].problem
     assert [s.agent_turns[0].speaker for s in states] == ["the_catalyst", "the_beacon"]
-    seeds = [seed for adapter, _, seeds in scripted.seeds if adapter == "director" for seed in seeds]
+    seeds = [seed for adapter, seeds in scripted.seeds if adapter == "director" for seed in seeds]
     assert len(set(seeds)) == len(seeds)  # every retry is a new sample
 
 
