@@ -451,7 +451,7 @@ class GroupRMConfig(PersonaRMConfig):
 
 class DirectorCheckConfig(CheckConfig):
     contexts_per_domain: int | None = F(
-        1, "Contexts of that split per (dataset, domain); null takes all.", ge=1
+        2, "Contexts of that split per (dataset, domain); null takes all.", ge=1
     )
     samples: int = F(1, "Group replies per context, before and after, from the same keys.", ge=1)
     embedder: str = F(
@@ -482,11 +482,11 @@ class GRPODirectorConfig(GRPOTrainConfig):
         ge=0,
     )
     reward_weights: dict[Literal["group_rm", "directive_format", "speaker_balance"], float] = F(
-        {"group_rm": 1.0, "directive_format": 1.0, "speaker_balance": 0.2},
+        {"group_rm": 1.0, "directive_format": 1.0, "speaker_balance": 0.5},
         "Weight of each reward component: the group RM's score of the block the directive produced "
-        "(standardized); 1 for a directive in the strict format, 0 for one that needed the fallback; 1 for "
-        "giving the turn to a companion who has spoken least in this reply, or ending a reply every companion "
-        "has spoken in (0 turns it off).",
+        "(standardized); 1 for a directive in the strict format, 0 for one that needed the fallback; up to 1 "
+        "for giving the turn to a companion who has spoken least in this reply and whom the prompt's other "
+        "samples passed over (0 turns it off).",
     )
     standardize_group_rm: bool = F(
         True, "Centre the group-RM reward and divide it by its spread over the blocks it was trained on."

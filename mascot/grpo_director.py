@@ -27,6 +27,7 @@ import logging
 import shutil
 import statistics
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -187,18 +188,24 @@ class DirectiveFormatReward:
 
 
 class SpeakerBalanceReward:
-    """1 for a valid directive that gives the turn to a companion who has spoken least so far in this
-    reply, or that ends a reply every companion has spoken in; 0 for one that passes over a quieter
-    companion (an END while one has not spoken yet does) or needed the fallback.
+    """For a valid directive that gives the turn to a companion who has spoken least so far in this
+    reply: 1 less the share of the other samples of its prompt that named the same companion; 1 for
+    an END of a reply every companion has spoken in; 0 for one that passes over a quieter companion
+    (an END while one has not spoken yet does) or needed the fallback.
 
     A shaping term, not MASCOT's: with a group RM trained on a few dozen pairs (the offline default)
     GRPO learned to hand every turn to the one persona the RM happened to favour (speaker entropy
-    0.74 → 0.05 in 12 steps), a monologue the group rubric would reject. Which of the quiet
-    companions speaks, and with what instruction, is still the group RM's to decide. An END once
-    paid as much as a quiet companion's turn; GRPO then learned to end replies early (33 % of them,
-    and 9 of its 12 invalid directives were an END before anyone spoke), so it now pays only when
-    nobody is left out. With four companions and a three-turn budget that never happens: whether to
-    stop early is the group RM's call alone.
+    0.74 → 0.05 in 12 steps), a monologue the group rubric would reject. Once the speaker rule
+    refused a repeat speaker, every eligible choice was "least spoken" and the term paid a constant;
+    the warm start's favourites then decided who was left out (Action Guide: 11 % of the warm
+    start's probability where it was eligible, 0 of 9 held-out turns after GRPO). Paying the
+    companion the other samples passed over makes the group's advantages favour the choice the
+    director makes rarely, an entropy bonus on the speaker alone; which companion serves the
+    conversation, and with what instruction, is still the group RM's to decide. An END once paid as
+    much as a quiet companion's turn; GRPO then learned to end replies early (33 % of them, and 9 of
+    its 12 invalid directives were an END before anyone spoke), so it now pays only when nobody is
+    left out. With four companions and a three-turn budget that never happens: whether to stop early
+    is the group RM's call alone.
     """
 
     __name__ = "speaker_balance"
@@ -215,9 +222,16 @@ class SpeakerBalanceReward:
 
     def __call__(self, prompts, completions, context_id, prefix, log_metric=None, **_: Any) -> list[float]:
         states, directives = self.world.resolve(context_id, prefix, [completion_text(c) for c in completions])
-        rewards = [float(d.valid and self.balanced(s, d)) for s, d in zip(states, directives)]
+        balanced = [d.valid and self.balanced(s, d) for s, d in zip(states, directives)]
+        keys = list(zip(context_id, prefix))  # one GRPO group per prompt
+        size = Counter(keys)
+        named = Counter((key, d.speaker) for ok, d, key in zip(balanced, directives, keys) if ok and not d.ends)
+        rewards = [
+            0.0 if not ok else 1.0 if d.ends else 1.0 - (named[key, d.speaker] - 1) / max(1, size[key] - 1)
+            for ok, d, key in zip(balanced, directives, keys)
+        ]
         if log_metric is not None:
-            log_metric("director/balanced", sum(rewards) / len(rewards))
+            log_metric("director/balanced", sum(balanced) / len(balanced))
         return rewards
 
 

@@ -211,6 +211,19 @@ def test_speaker_balance_pays_an_end_only_once_nobody_is_left_out(world):
     assert SpeakerBalanceReward(world)(prompts=None, completions=end_first, context_id=["c0"], prefix=["[]"]) == [0.0]
 
 
+def test_speaker_balance_pays_the_companion_the_other_samples_of_its_prompt_passed_over(world):
+    # a warm start with a favourite left one companion silent in every held-out reply; the group's
+    # advantages must favour the rarely named one, and each prompt's samples count only among themselves
+    anchor, catalyst = ("Speaker: the_anchor\nInstruction: Hi.", "Speaker: the_catalyst\nInstruction: Ask.")
+    texts = [anchor, anchor, anchor, catalyst, anchor, catalyst, "nonsense"]
+    completions = [[{"role": "assistant", "content": t}] for t in texts]
+    ids = ["c0"] * 4 + ["c1"] * 3
+    rewards = SpeakerBalanceReward(world)(prompts=None, completions=completions, context_id=ids, prefix=["[]"] * 7)
+    assert rewards == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0, 1.0, 1.0, 0.0])
+    same = [[{"role": "assistant", "content": anchor}]] * 2
+    assert SpeakerBalanceReward(world)(prompts=None, completions=same, context_id=["c0"] * 2, prefix=["[]"] * 2) == [0, 0]
+
+
 def test_speaker_entropy():
     assert speaker_entropy(["a", "a", "a"], 4) == 0.0
     assert speaker_entropy(["a", "b", "c", "d"], 4) == pytest.approx(1.0)
