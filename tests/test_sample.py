@@ -71,8 +71,9 @@ def test_committed_sample_matches_module(sample: Path) -> None:
     extra = sorted(set(committed) - set(expected))
     changed = sorted(k for k in set(expected) & set(committed) if expected[k] != committed[k])
     assert not (missing or extra or changed), (
-        f"data/sample differs from mascot/data/sample.py: missing {missing}, not written by the module {extra}, "
-        f"different {changed}; {REGENERATE} (delete files the module no longer writes)"
+        f"data/sample differs from what mascot/data/sample.py writes from mascot/data/sample_source/: missing "
+        f"{missing}, not written by the module {extra}, different {changed}; {REGENERATE} (delete files the "
+        "module no longer writes)"
     )
 
 
