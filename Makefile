@@ -1,5 +1,5 @@
 # make repro  – set up .venv from the lock (once) and run the whole pipeline on the offline default
-# make test   – set up .venv with the test extras from their lock (once), lint (ruff) and run the test suite
+# make test   – set up .venv with the test extras from their lock (once), lint and format check (ruff) and run the test suite
 # make lock   – re-resolve requirements/*.txt from pyproject.toml (after changing its dependencies)
 # make bench  – the benchmarks (figures printed, see benchmarks/)
 VENV ?= .venv
@@ -53,6 +53,7 @@ repro: setup
 # fixtures (the tiny pipeline repo is built once and its tests run in order)
 test: setup-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	PATH="$(BIN):$$PATH" python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 # pip-tools, because it resolves through pip and so sees what pip sees: pip's configured indexes and

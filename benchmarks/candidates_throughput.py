@@ -54,15 +54,20 @@ def main() -> None:
 
     b_tps = sum(g.completion_tokens for g in batched) / batched_s
     s_tps = sum(g.completion_tokens for g in single) / single_s
-    print(json.dumps({
-        "batch_size": batch_size,
-        "max_new_tokens": c.max_new_tokens,
-        "batched_prompts": len(batched),
-        "batched_tokens_per_s": round(b_tps, 1),
-        "single_prompts": len(single),
-        "single_tokens_per_s": round(s_tps, 1),
-        "speedup": round(b_tps / s_tps, 2),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "batch_size": batch_size,
+                "max_new_tokens": c.max_new_tokens,
+                "batched_prompts": len(batched),
+                "batched_tokens_per_s": round(b_tps, 1),
+                "single_prompts": len(single),
+                "single_tokens_per_s": round(s_tps, 1),
+                "speedup": round(b_tps / s_tps, 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

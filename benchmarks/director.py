@@ -35,8 +35,15 @@ from mascot.personas import load_cards
 from mascot.schemas import CONTEXTS, ROLLOUTS, read_table
 from mascot.trained_group import WARM, group_engine
 
-NEEDS = ("models/base", "models/sft", "models/agents", "models/director_sft", "models/group_rm", "data/rollouts.parquet",
-         "data/contexts.parquet")
+NEEDS = (
+    "models/base",
+    "models/sft",
+    "models/agents",
+    "models/director_sft",
+    "models/group_rm",
+    "data/rollouts.parquet",
+    "data/contexts.parquet",
+)
 
 
 def inputs_missing() -> bool:
@@ -58,7 +65,9 @@ def time_blocks(cfg, cards, contexts: pl.DataFrame, n: int) -> dict:
     turns = 0
     for at in range(0, picked.height, chunk):
         rows = picked.slice(at, chunk).iter_rows(named=True)
-        states = [ConversationState.start(c, groups[c["dataset"]], group_names(cards, groups[c["dataset"]])) for c in rows]
+        states = [
+            ConversationState.start(c, groups[c["dataset"]], group_names(cards, groups[c["dataset"]])) for c in rows
+        ]
         engine.reply(states, keys=[f"bench|{at + i}" for i in range(len(states))])
         turns += sum(s.turns_this_reply() for s in states)
     seconds = time.perf_counter() - start

@@ -107,7 +107,10 @@ def main() -> int:
     cids = [r["context_id"] for r in rows for _ in range(g)]
     prefixes = [r["prefix"] for r in rows for _ in range(g)]
     prompts = [engine.director_messages(world.state(c, p)) for c, p in zip(cids, prefixes)]
-    texts = [x.text for x in engine.backend.generate(prompts, engine.settings.director, list(range(len(prompts))), adapter=WARM)]
+    texts = [
+        x.text
+        for x in engine.backend.generate(prompts, engine.settings.director, list(range(len(prompts))), adapter=WARM)
+    ]
 
     start = time.perf_counter()
     states, directives = world.execute(cids, prefixes, texts)

@@ -84,12 +84,22 @@ def counts(root: Path, stages: list[str]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--profile", default="default")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a param, YAML value (e.g. evaluate.contexts_per_domain=1)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a param, YAML value (e.g. evaluate.contexts_per_domain=1)",
+    )
     ap.add_argument("--label", help="key in metrics/bench.json (default: the profile's name; required with --set)")
     ap.add_argument("--base", type=Path, default=REPO / "models/base", help="the base model folder")
-    ap.add_argument("--stages", nargs="+", choices=STAGES, default=STAGES,
-                    help="which to run, in pipeline order (report needs evaluate's and mbti's outputs)")
+    ap.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGES,
+        default=STAGES,
+        help="which to run, in pipeline order (report needs evaluate's and mbti's outputs)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the workspace")
     args = ap.parse_args()
     if args.set and not args.label:
@@ -110,8 +120,11 @@ def main() -> None:
     returncode, watched = run_watched(["sh", "-c", script], root, command_env(), log)
     if returncode != 0:
         sys.exit(f"the stages failed ({shlex.quote(script)}):\n{log.read_text()[-6000:]}")
-    figures = {**({"evaluate.systems": len(cfg.evaluate.systems)} if "evaluate" in stages else {}),
-               **counts(root, stages), **flat({s: v for s, v in watched.items() if s != "ingest"})}
+    figures = {
+        **({"evaluate.systems": len(cfg.evaluate.systems)} if "evaluate" in stages else {}),
+        **counts(root, stages),
+        **flat({s: v for s, v in watched.items() if s != "ingest"}),
+    }
     print(json.dumps({"profile": args.profile, "overrides": overrides, **figures}, indent=2))
     print(table(watched))
     print(f"→ {record(f'evaluation.{args.label or args.profile}', figures)}")

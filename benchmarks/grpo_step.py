@@ -54,17 +54,28 @@ class StepClock(TrainerCallback):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--stand-ins", action="store_true",
-                        help="the bare base and an untrained persona RM instead of models/sft and models/persona_rm")
+    parser.add_argument(
+        "--stand-ins",
+        action="store_true",
+        help="the bare base and an untrained persona RM instead of models/sft and models/persona_rm",
+    )
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a param, YAML value (e.g. grpo_agents.gradient_checkpointing=true)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a param, YAML value (e.g. grpo_agents.gradient_checkpointing=true)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     needs = ("models/base", "data/contexts.parquet") + (() if args.stand_ins else ("models/sft", "models/persona_rm"))
     for need in needs:
         if not Path(need).exists():
-            print(f"{need} is missing: run `dvc repro {'ingest' if args.stand_ins else 'persona_rm'}` first", file=sys.stderr)
+            print(
+                f"{need} is missing: run `dvc repro {'ingest' if args.stand_ins else 'persona_rm'}` first",
+                file=sys.stderr,
+            )
             return 2
     cfg = load_config(args.params, {"grpo_agents.max_steps": args.steps, **parse_overrides(args.set)})
     g = cfg.grpo_agents

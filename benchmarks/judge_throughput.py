@@ -47,7 +47,9 @@ def main() -> None:
     rubrics = {ds: load_rubric(path) for ds, path in cfg.label.rubrics.items()}
     rows = pl.read_parquet("data/candidates.parquet").join(pl.read_parquet("data/contexts.parquet"), on="context_id")
     rows = rows.sample(n=min(args.items, rows.height), seed=0).to_dicts()
-    items = [JudgeItem(r["candidate_id"], r, cards.get(r["persona"]), r["response"], rubrics[r["dataset"]]) for r in rows]
+    items = [
+        JudgeItem(r["candidate_id"], r, cards.get(r["persona"]), r["response"], rubrics[r["dataset"]]) for r in rows
+    ]
     judge = TransformersJudge(jcfg.model_copy(update={"min_digit_mass": 0.0}), "models/base", prompts, device="cpu")
     judge.judge(items[:2])  # warm-up
     one_prompt_per_criterion(judge, items[:1])
@@ -60,17 +62,22 @@ def main() -> None:
     naive_s = time.perf_counter() - t
     diff = max(abs(a.score - b) for r, n in zip(shared, naive) for a, b in zip(r, n))
     mass = [json.loads(s.raw)["mass"] for r in shared for s in r]
-    print(json.dumps({
-        "items": len(items),
-        "criteria_per_item": len(items[0].rubric.criteria),
-        "batch_size": jcfg.batch_size,
-        "shared_prefix_s": round(shared_s, 2),
-        "one_prompt_per_criterion_s": round(naive_s, 2),
-        "speedup": round(naive_s / shared_s, 2),
-        "judged_candidates_per_min": round(60 * len(items) / shared_s, 1),
-        "max_abs_score_difference": round(diff, 6),
-        "mean_digit_mass": round(sum(mass) / len(mass), 3),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "items": len(items),
+                "criteria_per_item": len(items[0].rubric.criteria),
+                "batch_size": jcfg.batch_size,
+                "shared_prefix_s": round(shared_s, 2),
+                "one_prompt_per_criterion_s": round(naive_s, 2),
+                "speedup": round(naive_s / shared_s, 2),
+                "judged_candidates_per_min": round(60 * len(items) / shared_s, 1),
+                "max_abs_score_difference": round(diff, 6),
+                "mean_digit_mass": round(sum(mass) / len(mass), 3),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -25,9 +25,10 @@ from pathlib import Path
 import polars as pl
 
 from mascot.config import load_config
+from mascot.persona_rm import persona_subjects
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
-from mascot.reward_model import persona_subjects, train_reward_model
+from mascot.reward_model import train_reward_model
 from mascot.schemas import CANDIDATES, CONTEXTS, preference_pairs_schema, read_table, validate
 
 

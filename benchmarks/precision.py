@@ -52,7 +52,9 @@ def judgment_parity(a: str, b: str, pairs_a: str | None = None, pairs_b: str | N
     import polars as pl
 
     keys = ["candidate_id", "judge", "criterion"]
-    both = pl.read_parquet(a).select(*keys, "score").join(pl.read_parquet(b).select(*keys, "score"), on=keys, suffix="_b")
+    both = (
+        pl.read_parquet(a).select(*keys, "score").join(pl.read_parquet(b).select(*keys, "score"), on=keys, suffix="_b")
+    )
     both = both.drop_nulls()
     diff = (both["score"] - both["score_b"]).abs()
     out = {
@@ -71,15 +73,25 @@ def judgment_parity(a: str, b: str, pairs_a: str | None = None, pairs_b: str | N
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--compare-judgments", nargs="+", metavar="PARQUET",
-                    help="instead: compare two label runs (judgments A B [pairs A B]) and print their agreement")
-    ap.add_argument("--model", default="models/base", help="a causal LM folder (the base_model stage writes models/base)")
+    ap.add_argument(
+        "--compare-judgments",
+        nargs="+",
+        metavar="PARQUET",
+        help="instead: compare two label runs (judgments A B [pairs A B]) and print their agreement",
+    )
+    ap.add_argument(
+        "--model", default="models/base", help="a causal LM folder (the base_model stage writes models/base)"
+    )
     ap.add_argument("--batch", type=int, default=4, help="sequences per pass")
     ap.add_argument("--tokens", type=int, default=512, help="tokens per sequence (scoring and training)")
     ap.add_argument("--new-tokens", type=int, default=48, help="sampled tokens per sequence")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--lora-targets", choices=sorted(LORA_TARGETS), default="attention",
-                    help="LoRA on the attention projections (the reward models) or on every linear layer (sft)")
+    ap.add_argument(
+        "--lora-targets",
+        choices=sorted(LORA_TARGETS),
+        default="attention",
+        help="LoRA on the attention projections (the reward models) or on every linear layer (sft)",
+    )
     ap.add_argument("--record", action="store_true", help="merge the figures into metrics/bench.json under precision.*")
     args = ap.parse_args()
     if args.compare_judgments:

@@ -111,7 +111,9 @@ def table(stages: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--attach", type=int, required=True, help="PID of a running `dvc repro`")
-    ap.add_argument("--record", metavar="PROFILE", help="merge the figures into metrics/bench.json under stage.PROFILE.*")
+    ap.add_argument(
+        "--record", metavar="PROFILE", help="merge the figures into metrics/bench.json under stage.PROFILE.*"
+    )
     args = ap.parse_args()
     stages = watch_stages(args.attach, on_done=lambda s, fig: print(s, json.dumps(fig), flush=True))
     print(table(stages))

@@ -37,7 +37,9 @@ class Agents:
                 raise ValueError(f"{meta_path}: missing key '{key}'")
         for persona, name in meta["adapters"].items():
             if not (path / name / "adapter_config.json").is_file():
-                raise FileNotFoundError(f"{meta_path}: persona '{persona}' uses adapter '{path / name}', which is missing")
+                raise FileNotFoundError(
+                    f"{meta_path}: persona '{persona}' uses adapter '{path / name}', which is missing"
+                )
         return cls(path, meta["mode"], dict(meta["adapters"]), meta)
 
     def paths(self) -> dict[str, Path]:

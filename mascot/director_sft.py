@@ -104,7 +104,9 @@ def valid_rate(backend: Any, engine: GroupEngine, examples: Sequence[dict], adap
     """Share of held-out states where the director's sampled directive parses as written."""
     prompts = [e["prompt"] for e in examples]
     gens = backend.generate(prompts, engine.settings.director, [seed + i for i in range(len(prompts))], adapter)
-    return sum(engine.resolve_directive(e["state"], g.text).valid for g, e in zip(gens, examples)) / max(1, len(examples))
+    return sum(engine.resolve_directive(e["state"], g.text).valid for g, e in zip(gens, examples)) / max(
+        1, len(examples)
+    )
 
 
 def train_director_sft(

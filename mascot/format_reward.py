@@ -60,9 +60,7 @@ class Speakers:
     others: tuple[str, ...]
 
     @classmethod
-    def build(
-        cls, own: Iterable[str], group: Iterable[str] = (), history: Iterable[str] = ()
-    ) -> Speakers:
+    def build(cls, own: Iterable[str], group: Iterable[str] = (), history: Iterable[str] = ()) -> Speakers:
         own_set = {_norm(s) for s in own if s and _norm(s)}
         rest = {_norm(s) for s in (*group, *history, *GENERIC_SPEAKERS) if s and _norm(s)} - own_set
         # longest first, so "The Anchor" is matched before "Anchor"
@@ -99,9 +97,7 @@ def _label_pattern(names: Iterable[str]) -> re.Pattern | None:
         return None
     # a label: optional markup (** [ ( _), the name, optional markup, a colon. A dash is not a label
     # ("You — yes, you — matter."), so it is not matched.
-    return re.compile(
-        r"[\*\[\(_\s]*(?:the\s+)?(?P<name>" + "|".join(names) + r")[\*\]\)_\s]*:", re.IGNORECASE
-    )
+    return re.compile(r"[\*\[\(_\s]*(?:the\s+)?(?P<name>" + "|".join(names) + r")[\*\]\)_\s]*:", re.IGNORECASE)
 
 
 class FormatRules:
@@ -114,7 +110,9 @@ class FormatRules:
             from mascot.registry import unknown_name_message
 
             raise ValueError(
-                "; ".join(unknown_name_message("format rule", n, RULES, "format_reward.weights") for n in sorted(unknown))
+                "; ".join(
+                    unknown_name_message("format rule", n, RULES, "format_reward.weights") for n in sorted(unknown)
+                )
             )
         self.weights = {rule: float(cfg.weights.get(rule, 1.0)) for rule in RULES}
         if sum(self.weights.values()) <= 0:

@@ -88,7 +88,11 @@ def train_agents(
         tokenizer.pad_token = tokenizer.eos_token
 
     def count(messages):
-        return len(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"])
+        return len(
+            tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=True)[
+                "input_ids"
+            ]
+        )
 
     train_contexts = sample_contexts(contexts.filter(pl.col("split") == g.split), g.contexts_per_domain, g.seed)
     rows = agent_prompts(train_contexts, cards, cfg.groups(), prompts, count, g.max_prompt_tokens)
@@ -256,7 +260,9 @@ def compare_agents(
 
 def check_params(cfg: MascotConfig) -> SamplingParams:
     check = cfg.grpo_agents.check
-    return SamplingParams(temperature=check.temperature, top_p=check.top_p, max_new_tokens=cfg.grpo_agents.max_completion_length)
+    return SamplingParams(
+        temperature=check.temperature, top_p=check.top_p, max_new_tokens=cfg.grpo_agents.max_completion_length
+    )
 
 
 def check_requests(

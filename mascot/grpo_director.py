@@ -271,8 +271,11 @@ def train_director(
     if not rows:
         raise ValueError("grpo_director: the rollouts table has no block with an agent turn, so no director state")
     examples = [{**r, "prompt": engine.director_messages(world.state(r["context_id"], r["prefix"]))} for r in rows]
-    rewards = [GroupRMReward(world, g.standardize_group_rm, g.invalid_below_valid), DirectiveFormatReward(world),
-               SpeakerBalanceReward(world)]
+    rewards = [
+        GroupRMReward(world, g.standardize_group_rm, g.invalid_below_valid),
+        DirectiveFormatReward(world),
+        SpeakerBalanceReward(world),
+    ]
 
     set_seed(g.seed)
     scratch = tempfile.mkdtemp(prefix="mascot-director-")
@@ -345,7 +348,9 @@ def compare_director(
         ]
         logs = engine.reply(states, keys)
         scores = world.score(states)
-        turns = [[t.text for t in st.history[st.reply_start :]] for st in states]  # agent turns only: no user turn in a reply
+        turns = [
+            [t.text for t in st.history[st.reply_start :]] for st in states
+        ]  # agent turns only: no user turn in a reply
         for (ctx, s), st, lg, score, sim in zip(plan, states, logs, scores, embed(turns)):
             rows.append({
                 "context_id": ctx["context_id"], "dataset": ctx["dataset"], "domain": ctx["domain"], "sample_idx": s,
@@ -373,7 +378,11 @@ def director_check_metrics(table: pl.DataFrame, groups: Mapping[str, Sequence[st
         for policy in ("before", "after"):
             part = table.filter(pl.col("policy") == policy)
             # the rate over all directives (not the mean of per-block rates): what the issue bounds
-            value = part["invalid_directives"].sum() / part["directives"].sum() if column == "invalid_rate" else part[column].mean()
+            value = (
+                part["invalid_directives"].sum() / part["directives"].sum()
+                if column == "invalid_rate"
+                else part[column].mean()
+            )
             metrics[f"{name}_{policy}"] = None if value is None else round(float(value), 4)
         metrics |= gain_metrics(name, gains[column])
     for policy in ("before", "after"):

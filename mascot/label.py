@@ -15,16 +15,26 @@ from mascot.personas import Persona
 from mascot.registry import Registry
 
 
-def build_items(candidates: pl.DataFrame, contexts: pl.DataFrame, cards: Registry[Persona],
-                rubrics: dict[str, Rubric]) -> list[JudgeItem]:
+def build_items(
+    candidates: pl.DataFrame, contexts: pl.DataFrame, cards: Registry[Persona], rubrics: dict[str, Rubric]
+) -> list[JudgeItem]:
     rows = candidates.join(contexts, on="context_id", how="left")
     missing = rows.filter(pl.col("dataset").is_null())["candidate_id"].to_list()
     if missing:
-        raise ValueError(f"label: {len(missing)} candidate(s) refer to contexts not in the contexts table, e.g. {missing[:3]}")
+        raise ValueError(
+            f"label: {len(missing)} candidate(s) refer to contexts not in the contexts table, e.g. {missing[:3]}"
+        )
     items = []
     for r in rows.iter_rows(named=True):
         if r["dataset"] not in rubrics:
             raise ValueError(f"label.rubrics: no rubric for dataset '{r['dataset']}' (candidate {r['candidate_id']})")
-        items.append(JudgeItem(r["candidate_id"], r, cards.get(r["persona"], where="candidates.persona"),
-                               r["response"], rubrics[r["dataset"]]))
+        items.append(
+            JudgeItem(
+                r["candidate_id"],
+                r,
+                cards.get(r["persona"], where="candidates.persona"),
+                r["response"],
+                rubrics[r["dataset"]],
+            )
+        )
     return items

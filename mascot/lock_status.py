@@ -41,7 +41,10 @@ def lock_problems(repo: str | Path = ".") -> dict[str, list[str]]:
 def report(repo: str | Path = ".") -> tuple[bool, str]:
     problems = lock_problems(repo)
     if not problems:
-        return True, "dvc.lock, metrics and plots match the code, params and data (outputs may be absent from the cache)"
+        return (
+            True,
+            "dvc.lock, metrics and plots match the code, params and data (outputs may be absent from the cache)",
+        )
     lines = [f"{stage}: " + "; ".join(found) for stage, found in problems.items()]
     return False, (
         "dvc.lock is not what the committed code produces; run `dvc repro` and commit dvc.lock, metrics and plots:\n  "

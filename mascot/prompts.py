@@ -60,7 +60,9 @@ def check_templates(directory: str | Path, required: tuple[str, ...] = ()) -> No
         if not text.strip():
             problems.append(f"{path}: empty")
         elif len(text) > MAX_TEMPLATE_CHARS:
-            problems.append(f"{path}: {len(text)} chars, at most {MAX_TEMPLATE_CHARS} (a prompt must fit max_prompt_tokens)")
+            problems.append(
+                f"{path}: {len(text)} chars, at most {MAX_TEMPLATE_CHARS} (a prompt must fit max_prompt_tokens)"
+            )
         else:
             try:
                 env.compile(text, name=path.name)  # compiling also meets an unknown filter or test
@@ -84,7 +86,9 @@ class Prompts:
         except jinja2.UndefinedError as exc:
             raise ValueError(f"prompt template '{self.directory / name}': {exc}") from None
 
-    def persona_messages(self, persona: Persona, context: Mapping[str, Any], history: list | None = None) -> list[Message]:
+    def persona_messages(
+        self, persona: Persona, context: Mapping[str, Any], history: list | None = None
+    ) -> list[Message]:
         """System = the persona card; user = the context and what to write."""
         variables = context_vars(context, history)
         return [

@@ -29,7 +29,7 @@ import polars as pl
 from mascot.config import PersonaRMConfig
 from mascot.personas import Persona
 from mascot.prompts import Message, Prompts, fit_history
-from mascot.registry import Registry, UnknownNameError
+from mascot.registry import UnknownNameError
 from mascot.resume import stable_hash
 from mascot.yaml_files import read_json_object
 
@@ -55,10 +55,6 @@ Subject = Persona | tuple[Persona, ...]
 Resolve = Callable[[str, Mapping[str, Any], str], Subject]
 
 
-def persona_subjects(cards: Registry[Persona]) -> Resolve:
-    return lambda name, ctx, where: cards.get(name, where=where)
-
-
 def subject_key(subject: Subject) -> str:
     return subject.name if isinstance(subject, Persona) else "+".join(p.name for p in subject)
 
@@ -81,7 +77,9 @@ def split_pairs(pairs: pl.DataFrame, eval_fraction: float, seed: int) -> tuple[p
     says so, and the eval metrics are null).
     """
     if pairs.is_empty():
-        raise ValueError("reward model: the pairs table is empty, nothing to train on; lower the δ of the stage that wrote it (label.delta or group_label.delta) or judge more replies")
+        raise ValueError(
+            "reward model: the pairs table is empty, nothing to train on; lower the δ of the stage that wrote it (label.delta or group_label.delta) or judge more replies"
+        )
     if not 0 < eval_fraction < 1:
         raise ValueError(f"reward model: eval_fraction must be in (0, 1), got {eval_fraction}")
     groups = sorted(set(zip(pairs["context_id"].to_list(), pairs["persona"].to_list())))
@@ -91,7 +89,8 @@ def split_pairs(pairs: pl.DataFrame, eval_fraction: float, seed: int) -> tuple[p
         log.warning(
             "reward model: all %d pairs come from ONE (context, persona) group %s, so nothing can be held out: "
             "training on all of them, eval metrics will be null. Label more contexts for a held-out accuracy.",
-            pairs.height, groups[0],
+            pairs.height,
+            groups[0],
         )
         held = set()
     elif not held:
@@ -203,7 +202,11 @@ class RewardModel:
 
     @classmethod
     def load(
-        cls, path: str | Path, device: str = "cpu", prompts_dir: str | Path | None = None, max_length: int | None = None,
+        cls,
+        path: str | Path,
+        device: str = "cpu",
+        prompts_dir: str | Path | None = None,
+        max_length: int | None = None,
         kind: str | None = None,
     ) -> RewardModel:
         """A folder written by :func:`train_reward_model`; prompts dir and max_length come from its
@@ -254,7 +257,9 @@ class RewardModel:
             log.warning(
                 "reward model: %d of %d inputs exceed max_length=%d even with the oldest history dropped; "
                 "they are scored in full, but training never saw inputs that long",
-                too_long, len(ids), self.max_length,
+                too_long,
+                len(ids),
+                self.max_length,
             )
         return self.score_ids(ids, batch_size)
 
@@ -329,7 +334,10 @@ def _encode_pairs(
         log.warning(
             "reward model: %d %s pair(s) longer than max_length=%d even with the history trimmed, dropped "
             "(first: %s); raise max_length to keep them",
-            len(dropped), split, encoder.max_length, dropped[:5],
+            len(dropped),
+            split,
+            encoder.max_length,
+            dropped[:5],
         )
     kept = pairs.filter(pl.Series(fits, dtype=pl.Boolean))
     examples = [{"chosen_ids": c, "rejected_ids": r} for c, r, ok in zip(chosen, rejected, fits) if ok]
@@ -363,7 +371,7 @@ def train_reward_model(
 ) -> dict | None:
     """Train a reward model, save the merged model to ``out_dir``; return held-out metrics from the
     saved model (None on the other processes of a multi-process launch). ``resolve`` turns a pair's
-    persona column into what the prompt shows (:func:`persona_subjects`, or a group's cards)."""
+    persona column into what the prompt shows (``mascot.persona_rm.persona_subjects``, or a group's cards)."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
@@ -411,7 +419,9 @@ def train_reward_model(
         callbacks=[LiveCurves(live_dir)],
     )
     # LoRA's B starts at zero, so the wrapped model is still the untrained init: the "before" figure
-    adapter_rm = RewardModel(trainer.model, tokenizer, prompts, cfg.max_length, {"reply_room": reply_room, "kind": kind})
+    adapter_rm = RewardModel(
+        trainer.model, tokenizer, prompts, cfg.max_length, {"reply_room": reply_room, "kind": kind}
+    )
     before = _pair_stats(adapter_rm, eval_pairs, by_id, resolve, cfg.batch_size)
     result = trainer.train()
     log.info("%s_rm: %d steps in %.1f s", kind, result.global_step, result.metrics.get("train_runtime", 0.0))
@@ -458,7 +468,9 @@ def train_reward_model(
     after = _pair_stats(saved, eval_pairs, by_id, resolve, cfg.batch_size)
     # The spread of rewards over the replies it was trained on: GRPO divides by it so that the
     # persona reward is on a known scale next to the format reward, whatever the base model.
-    scale_pairs = train_pairs.sample(min(SCALE_PAIRS, train_pairs.height), seed=cfg.seed) if train_pairs.height else train_pairs
+    scale_pairs = (
+        train_pairs.sample(min(SCALE_PAIRS, train_pairs.height), seed=cfg.seed) if train_pairs.height else train_pairs
+    )
     rows, personas = _pair_inputs(scale_pairs, by_id, resolve)
     seen_rewards = saved.score(
         rows * 2, personas * 2, scale_pairs["chosen"].to_list() + scale_pairs["rejected"].to_list(), cfg.batch_size

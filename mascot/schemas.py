@@ -34,10 +34,14 @@ def _nonblank(data) -> pl.LazyFrame:
 
 def _history_ok(data) -> pl.LazyFrame:
     # every turn has a non-empty speaker and text
-    return data.lazyframe.select(pl.col(data.key).list.eval(
-        pl.element().struct.field("speaker").str.len_chars().fill_null(0).gt(0)
-        & pl.element().struct.field("text").str.len_chars().fill_null(0).gt(0)
-    ).list.all())
+    return data.lazyframe.select(
+        pl.col(data.key)
+        .list.eval(
+            pl.element().struct.field("speaker").str.len_chars().fill_null(0).gt(0)
+            & pl.element().struct.field("text").str.len_chars().fill_null(0).gt(0)
+        )
+        .list.all()
+    )
 
 
 CONTEXTS = pa.DataFrameSchema(
@@ -127,7 +131,9 @@ def preference_pairs_schema(delta: float) -> pa.DataFrameSchema:
     def not_reversed(data) -> pl.LazyFrame:
         # (a, b) and (b, a) together would be a contradiction, not two preferences
         lf = data.lazyframe
-        rev = lf.select(pl.col("rejected_id").alias("chosen_id"), pl.col("chosen_id").alias("rejected_id"), flag=pl.lit(True))
+        rev = lf.select(
+            pl.col("rejected_id").alias("chosen_id"), pl.col("chosen_id").alias("rejected_id"), flag=pl.lit(True)
+        )
         return lf.join(rev, on=["chosen_id", "rejected_id"], how="left", maintain_order="left").select(
             pl.col("flag").is_null()
         )
@@ -147,7 +153,9 @@ def preference_pairs_schema(delta: float) -> pa.DataFrameSchema:
             "margin": pa.Column(pl.Float64, pa.Check.ge(delta)),
         },
         checks=[
-            pa.Check(lambda d: d.lazyframe.select(pl.col("chosen_id") != pl.col("rejected_id")), name="chosen_id_differs"),
+            pa.Check(
+                lambda d: d.lazyframe.select(pl.col("chosen_id") != pl.col("rejected_id")), name="chosen_id_differs"
+            ),
             pa.Check(lambda d: d.lazyframe.select(pl.col("chosen") != pl.col("rejected")), name="chosen_text_differs"),
             pa.Check(same_group, name="both_from_the_same_context_and_persona"),
             pa.Check(
@@ -295,8 +303,18 @@ HUMAN_EVAL_KEY = pa.DataFrameSchema(
 
 TABLES = {
     s.name: s
-    for s in (CONTEXTS, CANDIDATES, JUDGMENTS, AGENTS_CHECK, ROLLOUTS, DIRECTOR_CHECK, EVAL_REPLIES, MBTI_CONVERSATIONS,
-              MBTI_HEATMAP, HUMAN_EVAL_KEY)
+    for s in (
+        CONTEXTS,
+        CANDIDATES,
+        JUDGMENTS,
+        AGENTS_CHECK,
+        ROLLOUTS,
+        DIRECTOR_CHECK,
+        EVAL_REPLIES,
+        MBTI_CONVERSATIONS,
+        MBTI_HEATMAP,
+        HUMAN_EVAL_KEY,
+    )
 }
 
 

@@ -84,7 +84,9 @@ def train_sft(
     )
     first_eval = trainer.evaluate() if evals else {}
     result = trainer.train()
-    logged = [h["eval_loss"] for h in trainer.state.log_history if h.get("step") == result.global_step and "eval_loss" in h]
+    logged = [
+        h["eval_loss"] for h in trainer.state.log_history if h.get("step") == result.global_step and "eval_loss" in h
+    ]
     last_eval = {"eval_loss": logged[-1]} if logged else (trainer.evaluate() if evals else {})
     shutil.rmtree(scratch, ignore_errors=True)
     if not trainer.accelerator.is_main_process:  # under accelerate launch the main process saves

@@ -35,7 +35,11 @@ def write_untrained_adapter(
 
 
 def write_untrained_agents(
-    base_dir: str | Path, out_dir: str | Path, personas: Iterable[str], lora: LoraConfig, seed: int = 1,
+    base_dir: str | Path,
+    out_dir: str | Path,
+    personas: Iterable[str],
+    lora: LoraConfig,
+    seed: int = 1,
     random_weights: bool = False,
 ) -> Path:
     """An agents folder as `grpo_agents` writes it in its shared mode: one adapter every persona speaks with."""

@@ -19,8 +19,17 @@ from transformers import TrainerCallback
 
 from mascot.config import GRPOTrainConfig
 
-SKIP = {"epoch", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second",
-        "eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_model_preparation_time"}
+SKIP = {
+    "epoch",
+    "total_flos",
+    "train_runtime",
+    "train_samples_per_second",
+    "train_steps_per_second",
+    "eval_runtime",
+    "eval_samples_per_second",
+    "eval_steps_per_second",
+    "eval_model_preparation_time",
+}
 
 
 class _Live(Live):
@@ -99,8 +108,12 @@ def lora_config(cfg: Any, task_type: str, model: Any, **extra: Any):
         n = model.config.num_hidden_layers
         extra["layers_to_transform"] = list(range(max(0, n - cfg.top_layers), n))
     return LoraConfig(
-        r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
-        task_type=task_type, **extra,
+        r=cfg.r,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=cfg.target_modules,
+        task_type=task_type,
+        **extra,
     )
 
 
@@ -110,7 +123,11 @@ def grpo_args(g: GRPOTrainConfig, output_dir: str, reward_names: Sequence[str], 
 
     vllm = {}
     if g.use_vllm:
-        vllm = {"use_vllm": True, "vllm_mode": g.vllm_mode, "vllm_gpu_memory_utilization": g.vllm_gpu_memory_utilization}
+        vllm = {
+            "use_vllm": True,
+            "vllm_mode": g.vllm_mode,
+            "vllm_gpu_memory_utilization": g.vllm_gpu_memory_utilization,
+        }
         if g.vllm_server_base_url:
             vllm["vllm_server_base_url"] = g.vllm_server_base_url
     return GRPOConfig(

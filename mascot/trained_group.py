@@ -20,8 +20,13 @@ WARM = "director_sft"  # its warm start on the directive format (models/director
 
 
 def policy_backend(
-    base_dir, sft_dir, agents: Agents, cfg: MascotConfig, directors: Mapping[str, str | Path] | None = None,
-    device: str | None = None, in_process: bool = False,
+    base_dir,
+    sft_dir,
+    agents: Agents,
+    cfg: MascotConfig,
+    directors: Mapping[str, str | Path] | None = None,
+    device: str | None = None,
+    in_process: bool = False,
 ):
     """Base + π_SFT (merged) with the agents' adapters and the named director adapters; without an
     adapter it speaks as π_SFT. In-process, or on the server of ``cfg.serving`` (unless ``in_process``),
@@ -61,8 +66,14 @@ def in_process_backend(base_dir, cfg: MascotConfig, device: str | None = None, *
 
 
 def group_engine(
-    base_dir, sft_dir, agents: Agents, cards: Registry[Persona], cfg: MascotConfig,
-    directors: Mapping[str, str | Path] | None = None, device: str | None = None, in_process: bool = False,
+    base_dir,
+    sft_dir,
+    agents: Agents,
+    cards: Registry[Persona],
+    cfg: MascotConfig,
+    directors: Mapping[str, str | Path] | None = None,
+    device: str | None = None,
+    in_process: bool = False,
 ) -> GroupEngine:
     """The conversation engine over :func:`policy_backend`; the first of ``directors`` directs
     (switch with ``engine.director_adapter``)."""

@@ -55,6 +55,7 @@ def load_yaml_model(path: str | Path, model: type[M], what: str, error: type[Exc
         return model.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '<file>'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+            f"{'.'.join(map(str, e['loc'])) or '<file>'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
         raise error(f"{path}: invalid {what}: {problems}") from None

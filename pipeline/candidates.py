@@ -24,8 +24,12 @@ def main(args, cfg):
         raise ValueError(f"candidates.split: no '{c.split}' contexts in {args.contexts}; add it to ingest.splits")
     if gen.backend == "transformers":
         backend = get_backend("transformers")(
-            args.base, merge=args.sft, dtype=cfg.model.dtype, device=cfg.model.device,
-            batch_size=gen.batch_size, model_name=f"{cfg.model.base}+sft",
+            args.base,
+            merge=args.sft,
+            dtype=cfg.model.dtype,
+            device=cfg.model.device,
+            batch_size=gen.batch_size,
+            model_name=f"{cfg.model.base}+sft",
         )
         fingerprint = stable_hash(fingerprint_dir(args.base), fingerprint_dir(args.sft))
     else:
@@ -38,7 +42,12 @@ def main(args, cfg):
     log.info("%d requests; %d results already in %s", len(requests), store.loaded, args.resume)
     params = SamplingParams(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens)
     rows = generate_candidates(
-        requests, backend, params, store, fingerprint, chunk_size=gen.batch_size * 2,
+        requests,
+        backend,
+        params,
+        store,
+        fingerprint,
+        chunk_size=gen.batch_size * 2,
         progress=Progress("candidates"),
     )
     table = pl.DataFrame(rows).with_columns(
@@ -53,15 +62,18 @@ def main(args, cfg):
     )
     write_table(table, args.out, CANDIDATES)
     distinct = table.group_by("context_id", "persona").agg(pl.col("response").n_unique() / pl.len())
-    write_metrics(args.metrics, {
-        "candidates": table.height,
-        "contexts": contexts.height,
-        "personas": table["persona"].n_unique(),
-        "mean_completion_tokens": round(table["completion_tokens"].mean(), 2),
-        "truncated_rate": round((table["finish_reason"] == "length").mean(), 4),
-        "empty_rate": round((table["response"].str.strip_chars() == "").mean(), 4),
-        "distinct_within_group": round(distinct[:, -1].mean(), 4),
-    })
+    write_metrics(
+        args.metrics,
+        {
+            "candidates": table.height,
+            "contexts": contexts.height,
+            "personas": table["persona"].n_unique(),
+            "mean_completion_tokens": round(table["completion_tokens"].mean(), 2),
+            "truncated_rate": round((table["finish_reason"] == "length").mean(), 4),
+            "empty_rate": round((table["response"].str.strip_chars() == "").mean(), 4),
+            "distinct_within_group": round(distinct[:, -1].mean(), 4),
+        },
+    )
 
 
 if __name__ == "__main__":

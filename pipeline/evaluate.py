@@ -40,7 +40,9 @@ def main(args, cfg):
     rubrics = {ds: load_rubric(cfg.label.rubrics[ds]) for ds in cfg.ingest.datasets}
     group_rubric, pairwise_rubric = load_rubric(cfg.group_label.rubric), load_rubric(ev.pairwise_rubric)
     systems = [SYSTEMS.get(name, where="evaluate.systems") for name in ev.systems]
-    engines = EvalEngines(args.base, args.sft, Agents.load(args.agents), args.director, load_cards(cfg.personas.dir), cfg)
+    engines = EvalEngines(
+        args.base, args.sft, Agents.load(args.agents), args.director, load_cards(cfg.personas.dir), cfg
+    )
     sources = (args.base, args.sft, args.agents, args.director, cfg.prompts_dir, cfg.personas.dir)
     fingerprint = stable_hash(*(fingerprint_dir(p) for p in sources))
     log.info("%d systems × %d contexts × %d samples", len(systems), held.height, ev.samples)
@@ -56,7 +58,9 @@ def main(args, cfg):
     if "mascot" in ev.systems:
         items += pair_items(replies, held, engines, pairwise_rubric)
     store = RecordStore(Path(args.cache))
-    log.info("%d turns and replies × criteria to judge; %d judgments cached in %s", len(items), store.loaded, args.cache)
+    log.info(
+        "%d turns and replies × criteria to judge; %d judgments cached in %s", len(items), store.loaded, args.cache
+    )
     judgments, metrics = judge_all(ev.judges, items, Prompts(cfg.prompts_dir), store, args.base, cfg.model, "items")
     judgments = write_table(judgments, args.judgments, JUDGMENTS)
 
@@ -71,6 +75,7 @@ def main(args, cfg):
     metrics |= agreement(judgments)
     metrics |= {"contexts": held.height, "replies": replies["block_id"].n_unique(), "confidence": ev.confidence}
     write_metrics(args.metrics, metrics)
+
 
 def write_bars(folder: Path, scores: dict[str, pl.DataFrame]) -> None:
     """Per family and dataset, each system's mean overall: what `dvc plots show` draws as bars."""

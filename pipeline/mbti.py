@@ -34,7 +34,9 @@ def main(args, cfg):
     if held.is_empty():
         raise ValueError(f"mbti: no '{cfg.evaluate.split}' contexts of {st.dataset} in {args.contexts}")
     rubric = load_rubric(cfg.label.rubrics[st.dataset])  # read before the conversations, so a bad one fails now
-    engines = EvalEngines(args.base, args.sft, Agents.load(args.agents), args.director, load_cards(cfg.personas.dir), cfg)
+    engines = EvalEngines(
+        args.base, args.sft, Agents.load(args.agents), args.director, load_cards(cfg.personas.dir), cfg
+    )
     system = SYSTEMS.get(st.system, where="mbti.system")
     user_params = SamplingParams(temperature=st.user_temperature, max_new_tokens=st.user_max_new_tokens)
     simulation = Simulation(engines.backend("base"), user_prompts, user_params, st.seed)

@@ -1,8 +1,9 @@
 """Stage persona_rm: the persona reward model r_φ(x, ρ, y), Bradley–Terry on judged preference pairs."""
 
+from mascot.persona_rm import persona_subjects
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
-from mascot.reward_model import persona_subjects, train_reward_model
+from mascot.reward_model import train_reward_model
 from mascot.schemas import CONTEXTS, preference_pairs_schema, read_table
 from mascot.stage import run_stage, write_metrics
 

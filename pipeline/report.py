@@ -18,7 +18,9 @@ def main(args, cfg):
     replies = read_table(args.replies, EVAL_REPLIES)
     contexts = read_table(args.contexts, CONTEXTS)
     cards = load_cards(cfg.personas.dir)
-    display = {n: cards.get(n).display_name for n in cards} | {c.name: c.display_name for c in reference_cards().values()}
+    display = {n: cards.get(n).display_name for n in cards} | {
+        c.name: c.display_name for c in reference_cards().values()
+    }
     systems = cfg.evaluate.systems
     intro = (
         f"{len(systems)} systems on {metrics.get('contexts', '?')} held-out '{cfg.evaluate.split}' contexts "

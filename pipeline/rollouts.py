@@ -34,7 +34,9 @@ def main(args, cfg):
         contexts, cards, groups, engine, r.samples, store, fingerprint, r.chunk_size,
         progress=Progress("blocks"),
     )  # fmt: skip
-    table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8})
+    table = pl.DataFrame(
+        rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8}
+    )
     write_table(table, args.out, ROLLOUTS)
     write_metrics(args.metrics, rollout_metrics(table))
 

@@ -109,7 +109,9 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(
         corpus,
-        trainers.BpeTrainer(vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+        trainers.BpeTrainer(
+            vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>"
@@ -198,11 +200,32 @@ def running_llama_server(log_dir: Path, *extra: str, aliases: Sequence[str] = ()
     log_path = log_dir / "stderr.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
     model = {"model": f"{folder}/{name}", "n_ctx": 2048, "seed": 0, "n_threads": 1, "n_threads_batch": 1}
-    args = ["--model", model["model"], "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-            "--interrupt_requests", "false", "--seed", "0", "--n_threads", "1", "--n_threads_batch", "1", *extra]
+    args = [
+        "--model",
+        model["model"],
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--interrupt_requests",
+        "false",
+        "--seed",
+        "0",
+        "--n_threads",
+        "1",
+        "--n_threads_batch",
+        "1",
+        *extra,
+    ]
     if aliases:
-        config = {"host": "127.0.0.1", "port": port, "interrupt_requests": False,
-                  "models": [{**model, "model_alias": alias} for alias in aliases]}
+        config = {
+            "host": "127.0.0.1",
+            "port": port,
+            "interrupt_requests": False,
+            "models": [{**model, "model_alias": alias} for alias in aliases],
+        }
         (log_dir / "config.json").write_text(json.dumps(config))
         args = ["--config_file", str(log_dir / "config.json")]
     proc = subprocess.Popen(
@@ -314,7 +337,9 @@ def start_server(args: list[str], env: dict | None = None, timeout: float = 120)
         except OSError:
             time.sleep(0.25)
     proc.kill()
-    raise RuntimeError(f"mascot serve did not come up within {timeout} s: {log_path.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(
+        f"mascot serve did not come up within {timeout} s: {log_path.read_text(errors='replace')[-3000:]}"
+    )
 
 
 def stop_server(proc) -> None:
@@ -362,7 +387,9 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(arg)
     # a phone's screen (a desktop window cannot shrink below ~500 px)
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}})
+    options.add_experimental_option(
+        "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}}
+    )
     web = webdriver.Chrome(service=Service(driver), options=options)
     yield web
     web.quit()

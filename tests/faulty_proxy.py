@@ -34,8 +34,16 @@ FAULTS = ("429", "500", "503", "slow", "truncated_json", "wrong_schema", "empty_
 LOCAL_FAULTS = ("429", "500", "503", "drop")
 
 HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
 }
 
 ERROR_BODIES = {
@@ -179,8 +187,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, HTTPException) as exc:
             proxy._record_upstream_error(exc)
             payload = json.dumps(
-                {"error": {"message": f"FaultyProxy: upstream failed: {exc!r}", "type": "bad_gateway",
-                           "param": None, "code": None}}
+                {
+                    "error": {
+                        "message": f"FaultyProxy: upstream failed: {exc!r}",
+                        "type": "bad_gateway",
+                        "param": None,
+                        "code": None,
+                    }
+                }
             ).encode()
             status, reason, headers = 502, "Bad Gateway", [("Content-Type", "application/json")]
         if status == 200 and kind is not None:
@@ -445,7 +459,8 @@ class FaultyProxy:
             resp = conn.getresponse()
             payload = resp.read()
             out = [
-                (k, v) for k, v in resp.getheaders()
+                (k, v)
+                for k, v in resp.getheaders()
                 if k.lower() not in HOP_BY_HOP and k.lower() not in ("content-length", "server", "date")
             ]
             return resp.status, resp.reason, out, payload

@@ -88,13 +88,15 @@ def check_llama_build(base_url: str, gguf: Path, model: str = "smollm2", api_key
 
 
 def compare(expected: list[str], got: list[str], gguf_name: str) -> str:
-    """"" when at least MIN_AGREEING answers begin with the same words, else a message with both sets of answers."""
+    """ "" when at least MIN_AGREEING answers begin with the same words, else a message with both sets of answers."""
     agreeing = sum(first_words(e) == first_words(g) for e, g in zip(expected, got, strict=True))
     if agreeing >= MIN_AGREEING:
         return ""
     import llama_cpp
 
-    lines = "\n".join(f"  {p!r}\n    transformers: {e!r}\n    llama.cpp:    {g!r}" for p, e, g in zip(PROMPTS, expected, got))
+    lines = "\n".join(
+        f"  {p!r}\n    transformers: {e!r}\n    llama.cpp:    {g!r}" for p, e, g in zip(PROMPTS, expected, got)
+    )
     return (
         f"the llama.cpp build is broken on this CPU: llama-cpp-python {llama_cpp.__version__} "
         f"({Path(llama_cpp.__file__).parent}) answered {len(PROMPTS) - agreeing} of {len(PROMPTS)} greedy prompts "

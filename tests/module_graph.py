@@ -40,7 +40,9 @@ def imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             root = node.module or ""
             if node.level:
-                root = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([root] if root else []))
+                root = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([root] if root else [])
+                )
             names.add(root)
             names |= {f"{root}.{a.name}" for a in node.names}  # `from mascot.eval import mbti` imports a module
     return {n for n in names if n.split(".")[0] == "mascot"}

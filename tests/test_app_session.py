@@ -42,7 +42,10 @@ def test_a_streamed_reply_is_the_batched_reply(group):
         "situation": "My exam is tomorrow.", "query": None, "history": [{"speaker": "user", "text": "My exam is tomorrow."}],
     }  # fmt: skip
     names = {p: group.cards.get(p).display_name for p in ED_GROUP}
-    streamed, batched = ConversationState.start(context, ED_GROUP, names), ConversationState.start(context, ED_GROUP, names)
+    streamed, batched = (
+        ConversationState.start(context, ED_GROUP, names),
+        ConversationState.start(context, ED_GROUP, names),
+    )
     events = list(group.engine.stream_reply(streamed, key="k"))
     group.engine.reply([batched], keys=["k"])
     assert [(t.speaker, t.text) for t in streamed.history] == [(t.speaker, t.text) for t in batched.history]
@@ -94,13 +97,17 @@ def test_a_single_persona_answers_alone_in_one_turn(group):
     session = group.session("the_anchor")
     events = list(session.send("I lost my keys."))
     turns = [e for e in events if isinstance(e, TurnEvent)]
-    assert [t.persona for t in turns] == ["the_anchor"] and not any(isinstance(e, DirectiveEvent) and e.raw for e in events)
+    assert [t.persona for t in turns] == ["the_anchor"] and not any(
+        isinstance(e, DirectiveEvent) and e.raw for e in events
+    )
 
 
 def test_emotion_is_optional_and_checked(group):
     session = group.session(GROUP_MODEL)
     session.add_user_turn("Work has been a lot lately.")
-    system, user = group.engine.agent_messages(session.state, "the_anchor", session.group.engine.resolve_directive(session.state, ""))
+    system, user = group.engine.agent_messages(
+        session.state, "the_anchor", session.group.engine.resolve_directive(session.state, "")
+    )
     assert "feels" not in user["content"] and "Their situation: Work has been a lot lately." in user["content"]
     with pytest.raises(KeyError, match="(?i)did you mean 'anxious'"):
         group.session(GROUP_MODEL, emotion="anxius")
@@ -134,7 +141,9 @@ def test_group_from_a_git_revision_and_an_experiment_name(tmp_path, tiny_group):
     _run(repo, "git", "config", "user.email", "t@example.com")
     _run(repo, "git", "config", "user.name", "t")
     _run(repo, sys.executable, "-m", "dvc", "init", "-q")
-    _run(repo, sys.executable, "-m", "dvc", "add", "-q", "models/base", "models/sft", "models/agents", "models/director")
+    _run(
+        repo, sys.executable, "-m", "dvc", "add", "-q", "models/base", "models/sft", "models/agents", "models/director"
+    )
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-q", "-m", "trained group")
     commit = _run(repo, "git", "rev-parse", "HEAD")

@@ -104,6 +104,20 @@ def test_the_speaking_order_is_fixed_per_conversation_and_starts_anywhere():
         assert r == GROUP[k:] + GROUP[:k]
 
 
+def test_the_director_reads_who_was_left_out_of_earlier_replies_first(backend):
+    # one fixed order per chat left its last companion out of every reply of a 135M director
+    engine = GroupEngine(backend, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS)
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    for persona in C1_ORDER[:3]:
+        state.add_agent(persona, "Hm.", None)
+    assert engine.speaking_order(state) == C1_ORDER  # within a reply the order stays put
+    state.add_user("Thanks.")
+    assert engine.speaking_order(state) == [C1_ORDER[3], *C1_ORDER[:3]]
+    assert (
+        "Speaker: <" + " | ".join([C1_ORDER[3], *C1_ORDER[:3]]) + ">" in engine.director_messages(state)[-1]["content"]
+    )
+
+
 def test_fallback_ties_go_to_who_spoke_least_in_the_whole_conversation():
     d = fallback(GROUP, {}, earlier={"the_anchor": 2, "the_catalyst": 1, "the_beacon": 0, "action_guide": 0})
     assert d.speaker == "the_beacon"
@@ -195,7 +209,10 @@ def test_end_before_anyone_spoke_is_invalid_and_the_budget_caps_the_reply(backen
     # END first: the fallback speaks (first in c1's order); the_anchor twice: the second is refused by the rule
     assert [t.speaker for t in state.agent_turns] == ["the_beacon", "the_anchor", "action_guide"]
     assert log.invalid == 2 and "END before any companion" in log.directives[0].problem
-    assert "the_anchor may not speak now (speaker_rule least_spoken: action_guide, the_catalyst)" in log.directives[2].problem
+    assert (
+        "the_anchor may not speak now (speaker_rule least_spoken: action_guide, the_catalyst)"
+        in log.directives[2].problem
+    )
     assert not log.ended_by_director and len(state.agent_turns) == SETTINGS.max_turns
 
 
@@ -247,7 +264,10 @@ def test_fixed_and_random_orders_need_no_director_and_are_seeded(backend):
 
 
 def test_long_conversations_are_trimmed_to_the_prompt_budget(backend):
-    long_context = {**CONTEXT, "history": [{"speaker": "user", "text": f"Turn {i}: " + "so much to say " * 20} for i in range(30)]}
+    long_context = {
+        **CONTEXT,
+        "history": [{"speaker": "user", "text": f"Turn {i}: " + "so much to say " * 20} for i in range(30)],
+    }
     settings = EngineSettings(max_turns=2, max_prompt_tokens=1000, agent=SETTINGS.agent, director=SETTINGS.director)
     engine = GroupEngine(backend, CARDS, Prompts(REPO / "configs/prompts"), settings, order="fixed")
     state = ConversationState.start(long_context, GROUP, NAMES)

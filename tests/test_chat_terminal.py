@@ -41,4 +41,7 @@ def test_two_turns_who_and_save(tiny_group, tmp_path):
     assert users == ["My exam is tomorrow and I cannot sleep.", "Thanks. What should I do first?"]
     roles = [t["role"] for t in data["turns"]]
     assert roles[0] == "user" and roles.index("user", 1) > 1 and roles[-1] == "agent"  # the group answered both
-    assert data["emotion"] == "anxious" and "**You:** Thanks. What should I do first?" in (tmp_path / "talk.md").read_text()
+    assert (
+        data["emotion"] == "anxious"
+        and "**You:** Thanks. What should I do first?" in (tmp_path / "talk.md").read_text()
+    )

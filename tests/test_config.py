@@ -75,11 +75,17 @@ def test_profiles_change_scale_without_code():
             "personas.empathetic_dialogues[1]: unknown persona 'the_beakon'. Did you mean 'the_beacon'?",
         ),
         ({"candidates.generation.backend": "vllm"}, "candidates.generation.backend"),
-        ({"evaluate.systems": ["mascot", "zero_shoot"]}, "evaluate.systems[1]: unknown evaluation system 'zero_shoot'. Did you mean 'zero_shot'?"),
+        (
+            {"evaluate.systems": ["mascot", "zero_shoot"]},
+            "evaluate.systems[1]: unknown evaluation system 'zero_shoot'. Did you mean 'zero_shot'?",
+        ),
         ({"evaluate.systems": ["sft", "sft"]}, "evaluate.systems: a system is listed twice"),
         ({"director_sft.max_length": 300}, "director_sft.max_length (300) is below conversation.max_prompt_tokens"),
         ({"sft.lora.top_layers": 0}, "sft.lora.top_layers: Input should be greater than or equal to 1"),
-        ({"conversation.speaker_rule": "least"}, "conversation.speaker_rule: Input should be 'least_spoken', 'not_last' or 'any'"),
+        (
+            {"conversation.speaker_rule": "least"},
+            "conversation.speaker_rule: Input should be 'least_spoken', 'not_last' or 'any'",
+        ),
     ],
 )
 def test_bad_values_name_the_key(overrides, expected):
@@ -156,9 +162,7 @@ def test_a_new_persona_is_a_new_file(tmp_path):
     card = yaml.safe_load((cards / "empathetic" / "the_anchor.yaml").read_text())
     card.update(name="the_mentor", display_name="The Mentor")
     (cards / "empathetic" / "the_mentor.yaml").write_text(yaml.safe_dump(card))
-    cfg = parse_config(
-        {"personas": {"dir": str(cards), "empathetic_dialogues": ["the_anchor", "the_mentor"]}}
-    )
+    cfg = parse_config({"personas": {"dir": str(cards), "empathetic_dialogues": ["the_anchor", "the_mentor"]}})
     assert cfg.personas.empathetic_dialogues == ["the_anchor", "the_mentor"]
     assert load_cards(cards).get("the_mentor").display_name == "The Mentor"
 

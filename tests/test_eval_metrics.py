@@ -127,7 +127,13 @@ def test_multiagent_esc_deliberates_votes_and_reflects():
     out = esc.generate([persona], SamplingParams(max_new_tokens=40, temperature=0.7), [5])
     assert [g.text for g in out] == ["That sounds so painful. I am here."]  # the reflection on the winner
 
-    analyses, deliberation, drafts, votes, reflection = inner.calls[0:3], inner.calls[3], inner.calls[4], inner.calls[5], inner.calls[6]
+    analyses, deliberation, drafts, votes, reflection = (
+        inner.calls[0:3],
+        inner.calls[3],
+        inner.calls[4],
+        inner.calls[5],
+        inner.calls[6],
+    )
     assert all(c[1].max_new_tokens == 16 and "My dog died." in c[0][0][-1]["content"] for c in analyses)
     assert len(deliberation[0]) == 3 and len(set(deliberation[2])) == 3  # three deliberators, own seeds
     assert "Cause: Their dog died." in deliberation[0][0][-1]["content"]
@@ -164,4 +170,7 @@ def test_mascot_vs_best_baseline_is_the_same_whatever_the_row_order():
     first = versus_best_baseline(table, "agent", 500, 0.9, seed=1)
     assert first["qmsum.mascot_vs_best.agent.baseline"] == "sft" and first["qmsum.mascot_vs_best.agent.gain"] == 4.0
     for seed in range(5):  # the same interval for every order of the same rows
-        assert versus_best_baseline(table.sample(fraction=1.0, shuffle=True, seed=seed), "agent", 500, 0.9, seed=1) == first
+        assert (
+            versus_best_baseline(table.sample(fraction=1.0, shuffle=True, seed=seed), "agent", 500, 0.9, seed=1)
+            == first
+        )

@@ -55,9 +55,14 @@ def contexts() -> pl.DataFrame:
 def run(tiny_group, tmp_path_factory):
     cfg = load_config(
         tiny_group / "params.yaml",
-        {"conversation.max_turns": 3, "evaluate.self_consistency_samples": 2, "evaluate.reasoning_tokens": 8,
-         "evaluate.multiagent_esc_agents": 2, "evaluate.multiagent_esc_analysis_tokens": 8,
-         "evaluate.systems": SYSTEMS.names()},  # every system, whatever the default compares
+        {
+            "conversation.max_turns": 3,
+            "evaluate.self_consistency_samples": 2,
+            "evaluate.reasoning_tokens": 8,
+            "evaluate.multiagent_esc_agents": 2,
+            "evaluate.multiagent_esc_analysis_tokens": 8,
+            "evaluate.systems": SYSTEMS.names(),
+        },  # every system, whatever the default compares
     )
     models = tiny_group / "models"
     engines = EvalEngines(models / "base", models / "sft", Agents.load(models / "agents"), models / "director",
@@ -110,8 +115,12 @@ def test_systems_differ_where_they_should(run):
     ctx = contexts().row(0, named=True)
     state = ConversationState.start(ctx, ED, group_names(engines.cards, ED))
     card = engines.cards.get("the_anchor")
-    p_system = engines.engine(SYSTEMS.get("mascot_p")).agent_messages(state, "the_anchor", Directive("the_anchor", "x"))[0]
-    m_system = engines.engine(SYSTEMS.get("mascot")).agent_messages(state, "the_anchor", Directive("the_anchor", "x"))[0]
+    p_system = engines.engine(SYSTEMS.get("mascot_p")).agent_messages(
+        state, "the_anchor", Directive("the_anchor", "x")
+    )[0]
+    m_system = engines.engine(SYSTEMS.get("mascot")).agent_messages(state, "the_anchor", Directive("the_anchor", "x"))[
+        0
+    ]
     assert card.description in m_system["content"] and card.description not in p_system["content"]
     assert "The Anchor" in p_system["content"]
     # zero-shot: the card without its example lines; few-shot: with them
@@ -162,7 +171,12 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
     assert len(pairs) == (len(systems) - 1) * 3 * 2 * 2  # every other system × contexts × samples × both orders
     ab = next(p for p in pairs if p.candidate_id == "pair|sft|ed1|0|AB")
     ba = next(p for p in pairs if p.candidate_id == "pair|sft|ed1|0|BA")
-    assert ab.pair == ba.pair[::-1] and ab.pair[0][0]["speaker"] in {"The Anchor", "The Catalyst", "The Beacon", "Action Guide"}
+    assert ab.pair == ba.pair[::-1] and ab.pair[0][0]["speaker"] in {
+        "The Anchor",
+        "The Catalyst",
+        "The Beacon",
+        "Action Guide",
+    }
     assert ab.user_template == "judge_pair_user.jinja"
     items += pairs
     judge = JudgeConfig(min_digit_mass=0.0, batch_size=16)  # a random model spreads its mass thin
@@ -176,16 +190,25 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
     for split in ("negative", "positive", "product", "empathetic_dialogues", "qmsum"):
         for system in ("mascot", "single", "zero_shot"):
             assert f"{split}.{system}.agent.overall" in metrics and f"{split}.{system}.collective.fidelity" in metrics
-    assert metrics["negative.mascot.agent.n"] == agent_turns.filter(
-        (pl.col("system") == "mascot") & pl.col("block_id").str.contains("ed1")
-    ).height
+    assert (
+        metrics["negative.mascot.agent.n"]
+        == agent_turns.filter((pl.col("system") == "mascot") & pl.col("block_id").str.contains("ed1")).height
+    )
     versus = versus_best_baseline(per_turn, "agent", 200, 0.95, 0)
     best = versus["empathetic_dialogues.mascot_vs_best.agent.baseline"]
-    assert best not in ("mascot", "mascot_p", "mascot_c") and versus["empathetic_dialogues.mascot_vs_best.agent.contexts"] == 2
-    assert versus["empathetic_dialogues.mascot_vs_best.agent.ci_low"] <= versus["empathetic_dialogues.mascot_vs_best.agent.gain"]
+    assert (
+        best not in ("mascot", "mascot_p", "mascot_c")
+        and versus["empathetic_dialogues.mascot_vs_best.agent.contexts"] == 2
+    )
+    assert (
+        versus["empathetic_dialogues.mascot_vs_best.agent.ci_low"]
+        <= versus["empathetic_dialogues.mascot_vs_best.agent.gain"]
+    )
     pairwise = pairwise_metrics(judgments, contexts(), 0.25)
     key = "empathetic_dialogues.mascot_vs.sft"
-    assert pairwise[f"{key}.pairs"] == 4 and pairwise[f"{key}.win"] + pairwise[f"{key}.tie"] + pairwise[f"{key}.loss"] == 1
+    assert (
+        pairwise[f"{key}.pairs"] == 4 and pairwise[f"{key}.win"] + pairwise[f"{key}.tie"] + pairwise[f"{key}.loss"] == 1
+    )
     auto = automatic_metrics(replies, contexts(), load_embedder(), {"empathetic_dialogues": ED, "qmsum": QM})
     # who spoke: the fixed order gives the first three companions a third of the turns each, the fourth none
     assert {p: auto[f"empathetic_dialogues.sft.speakers.{p}"] for p in ED} == {
@@ -195,7 +218,9 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
     assert 0 < auto["empathetic_dialogues.mascot.auto.distinct_1"] <= 1
     assert auto["empathetic_dialogues.single.auto.turns_per_reply"] == 1.0
     assert "empathetic_dialogues.single.auto.redundancy" not in auto  # one turn: nothing to echo
-    assert auto["empathetic_dialogues.sft.auto.identifiability_chance"] == pytest.approx(1 / 3, abs=1e-4)  # 3 speakers in order
+    assert auto["empathetic_dialogues.sft.auto.identifiability_chance"] == pytest.approx(
+        1 / 3, abs=1e-4
+    )  # 3 speakers in order
 
 
 def test_pairwise_preference_cancels_the_judges_position_bias():

@@ -38,7 +38,6 @@ from .faulty_proxy import FAULTS, FaultyProxy
 MESSAGES = [{"role": "user", "content": "Say hi."}]
 
 
-
 @pytest.fixture(scope="module")
 def upstream(llama_server):
     return llama_server
@@ -146,8 +145,10 @@ EXPECTED_RAISES = {
 @pytest.mark.parametrize("kind", sorted(EXPECTED_RAISES))
 def test_fault_raises_in_the_client(upstream, kind):
     timeout = 0.5 if kind == "slow" else 30
-    with FaultyProxy(upstream, fail_first_n=1, first_fault=kind, slow_seconds=1.5) as proxy, \
-            client(proxy, timeout=timeout) as c:
+    with (
+        FaultyProxy(upstream, fail_first_n=1, first_fault=kind, slow_seconds=1.5) as proxy,
+        client(proxy, timeout=timeout) as c,
+    ):
         started = time.monotonic()
         with pytest.raises(EXPECTED_RAISES[kind]) as err:
             chat(c)
@@ -219,8 +220,9 @@ def test_async_client_sees_the_same_exceptions(upstream):
 
     async def one(kind: str) -> str:
         with FaultyProxy(upstream, fail_first_n=1, first_fault=kind, slow_seconds=1.5) as proxy:
-            async with AsyncOpenAI(base_url=proxy.url, api_key="x", max_retries=0,
-                                   timeout=0.5 if kind == "slow" else 30) as c:
+            async with AsyncOpenAI(
+                base_url=proxy.url, api_key="x", max_retries=0, timeout=0.5 if kind == "slow" else 30
+            ) as c:
                 try:
                     resp = await c.chat.completions.create(model="smollm2", messages=MESSAGES, max_tokens=1)
                 except Exception as exc:  # noqa: BLE001
@@ -229,9 +231,15 @@ def test_async_client_sees_the_same_exceptions(upstream):
 
     seen = {kind: asyncio.run(one(kind)) for kind in FAULTS}
     assert seen == {
-        "429": "RateLimitError", "500": "InternalServerError", "503": "InternalServerError",
-        "slow": "APITimeoutError", "truncated_json": "JSONDecodeError", "wrong_schema": "None",
-        "empty_choices": "choices=0", "drop": "APIConnectionError", "hollow_choice": "choices=1",
+        "429": "RateLimitError",
+        "500": "InternalServerError",
+        "503": "InternalServerError",
+        "slow": "APITimeoutError",
+        "truncated_json": "JSONDecodeError",
+        "wrong_schema": "None",
+        "empty_choices": "choices=0",
+        "drop": "APIConnectionError",
+        "hollow_choice": "choices=1",
     }
 
 
@@ -242,28 +250,36 @@ def test_async_client_sees_the_same_exceptions(upstream):
 def test_client_retries_through_the_first_n_faults(upstream, kind):
     # Retry-After: 0 is ignored by the client (it only honours 0 < s <= 120 and falls back to
     # its 0.5 s, 1 s, ... backoff), so 10 ms here keeps the 429 case fast.
-    with FaultyProxy(upstream, fail_first_n=2, first_fault=kind, retry_after=0.01) as proxy, \
-            client(proxy, max_retries=2) as c:
+    with (
+        FaultyProxy(upstream, fail_first_n=2, first_fault=kind, retry_after=0.01) as proxy,
+        client(proxy, max_retries=2) as c,
+    ):
         assert outcome(lambda: chat(c)) == "clean"
         assert [k for _, _, k in proxy.history] == [kind, kind, "clean"]
 
 
 def test_client_gives_up_after_its_retries(upstream):
-    with FaultyProxy(upstream, fail_first_n=3, first_fault="429", retry_after=0.01) as proxy, \
-            client(proxy, max_retries=2) as c:
+    with (
+        FaultyProxy(upstream, fail_first_n=3, first_fault="429", retry_after=0.01) as proxy,
+        client(proxy, max_retries=2) as c,
+    ):
         with pytest.raises(openai.RateLimitError):
             chat(c)
         assert proxy.requests == 3 and proxy.counts["429"] == 3
 
 
 def test_client_does_not_retry_truncated_json_or_a_long_retry_after(upstream):
-    with FaultyProxy(upstream, fail_first_n=1, first_fault="truncated_json") as proxy, \
-            client(proxy, max_retries=3) as c:
+    with (
+        FaultyProxy(upstream, fail_first_n=1, first_fault="truncated_json") as proxy,
+        client(proxy, max_retries=3) as c,
+    ):
         with pytest.raises(json.JSONDecodeError):
             chat(c)
         assert proxy.requests == 1
-    with FaultyProxy(upstream, fail_first_n=1, first_fault="429", retry_after=121) as proxy, \
-            client(proxy, max_retries=3) as c:
+    with (
+        FaultyProxy(upstream, fail_first_n=1, first_fault="429", retry_after=121) as proxy,
+        client(proxy, max_retries=3) as c,
+    ):
         with pytest.raises(openai.RateLimitError):
             chat(c)
         assert proxy.requests == 1
@@ -272,8 +288,15 @@ def test_client_does_not_retry_truncated_json_or_a_long_retry_after(upstream):
 # -- rates, counts, reproducibility -------------------------------------------------------------
 
 
-RATES = {"429": 0.15, "500": 0.1, "503": 0.1, "truncated_json": 0.1, "wrong_schema": 0.1,
-         "empty_choices": 0.1, "drop": 0.1}  # clean: 0.25; "slow" is tested on its own above
+RATES = {
+    "429": 0.15,
+    "500": 0.1,
+    "503": 0.1,
+    "truncated_json": 0.1,
+    "wrong_schema": 0.1,
+    "empty_choices": 0.1,
+    "drop": 0.1,
+}  # clean: 0.25; "slow" is tested on its own above
 N = 60
 
 

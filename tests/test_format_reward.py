@@ -95,7 +95,9 @@ def test_ends_cleanly_rejects_a_reply_that_stops_mid_sentence(text):
     assert "ends_cleanly" in failed(text)
 
 
-@pytest.mark.parametrize("text", ['He said "that is enough."', "I hear you (truly).", "You did it! 🎉", "Really?", "Wait…"])
+@pytest.mark.parametrize(
+    "text", ['He said "that is enough."', "I hear you (truly).", "You did it! 🎉", "Really?", "Wait…"]
+)
 def test_ends_cleanly_accepts_closing_punctuation_quotes_and_emoji(text):
     assert "ends_cleanly" not in failed(text)
 

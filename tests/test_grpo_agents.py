@@ -147,7 +147,10 @@ def test_check_metrics_pair_by_prompt_and_bracket_the_gain():
                              "completion_tokens": 10, "finish_reason": "stop", "format_failed": "" if ok else "length"})  # fmt: skip
     m = check_metrics(pl.DataFrame(rows), resamples=500, confidence=0.95, seed=0)
     assert m["check_prompts"] == 8 and m["check_replies"] == 16
-    assert m["persona_rm_gain"] == pytest.approx(1.35) and 1.0 < m["persona_rm_gain_ci_low"] < 1.35 < m["persona_rm_gain_ci_high"]
+    assert (
+        m["persona_rm_gain"] == pytest.approx(1.35)
+        and 1.0 < m["persona_rm_gain_ci_low"] < 1.35 < m["persona_rm_gain_ci_high"]
+    )
     assert m["format_pass_rate_before"] == 0.5 and m["format_pass_rate_after"] == 1.0
     assert m["format_pass_rate_gain"] == m["format_pass_rate_gain_ci_low"] == 0.5  # every prompt gained exactly 0.5
     assert m["format_fail.length_before"] == 0.5 and m["format_fail.length_after"] == 0.0
@@ -161,7 +164,10 @@ def test_reward_functions_accept_what_grpo_trainer_passes(tiny_model, tiny_rm, c
     fmt = FormatReward(FormatRules(cfg.format_reward), by_id, CARDS, groups, eos_token_ids=[2])
     rm = PersonaRMReward(RewardModel.load(tiny_rm), by_id, CARDS)
     prompt = [{"role": "system", "content": "You are The Anchor."}, {"role": "user", "content": "hi"}]
-    completions = [[{"role": "assistant", "content": "That sounds hard."}], [{"role": "assistant", "content": "User: ok"}]]
+    completions = [
+        [{"role": "assistant", "content": "That sounds hard."}],
+        [{"role": "assistant", "content": "User: ok"}],
+    ]
     logged, extra = {}, {}
     kwargs = dict(
         prompts=[prompt, prompt], completions=completions, completion_ids=[[5, 6, 7, 2], [5, 6, 7, 8]],
@@ -172,7 +178,9 @@ def test_reward_functions_accept_what_grpo_trainer_passes(tiny_model, tiny_rm, c
     assert logged["format/pass"] == 0.5 and logged["format/no_speaker_tag"] == 0.5
     assert extra["format_reasons"][0] == "ok" and "cut off" in extra["format_reasons"][1]
     raw = RewardModel.load(tiny_rm)
-    expected = raw.standardize(raw.score([by_id[cid]] * 2, [CARDS.get("the_anchor")] * 2, ["That sounds hard.", "User: ok"]))
+    expected = raw.standardize(
+        raw.score([by_id[cid]] * 2, [CARDS.get("the_anchor")] * 2, ["That sounds hard.", "User: ok"])
+    )
     assert rm(**kwargs) == pytest.approx(expected, abs=1e-5)
     assert (fmt.__name__, rm.__name__) == ("format", "persona_rm")
 

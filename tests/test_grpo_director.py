@@ -205,7 +205,9 @@ def test_speaker_balance_pays_an_end_only_once_nobody_is_left_out(world):
     prefixes = [both, both, "[]"]
     texts = ["Speaker: END", "Speaker: the_anchor\nInstruction: Sum up.", "Speaker: the_anchor\nInstruction: Hi."]
     completions = [[{"role": "assistant", "content": t}] for t in texts]
-    balanced = SpeakerBalanceReward(world)(prompts=None, completions=completions, context_id=["c0"] * 3, prefix=prefixes)
+    balanced = SpeakerBalanceReward(world)(
+        prompts=None, completions=completions, context_id=["c0"] * 3, prefix=prefixes
+    )
     assert balanced == [1.0, 1.0, 1.0]  # after both spoke, ending and a second round are equally balanced
     end_first = [[{"role": "assistant", "content": "Speaker: END"}]]
     assert SpeakerBalanceReward(world)(prompts=None, completions=end_first, context_id=["c0"], prefix=["[]"]) == [0.0]
@@ -221,7 +223,10 @@ def test_speaker_balance_pays_the_companion_the_other_samples_of_its_prompt_pass
     rewards = SpeakerBalanceReward(world)(prompts=None, completions=completions, context_id=ids, prefix=["[]"] * 7)
     assert rewards == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0, 1.0, 1.0, 0.0])
     same = [[{"role": "assistant", "content": anchor}]] * 2
-    assert SpeakerBalanceReward(world)(prompts=None, completions=same, context_id=["c0"] * 2, prefix=["[]"] * 2) == [0, 0]
+    assert SpeakerBalanceReward(world)(prompts=None, completions=same, context_id=["c0"] * 2, prefix=["[]"] * 2) == [
+        0,
+        0,
+    ]
 
 
 def test_speaker_entropy():
@@ -350,9 +355,16 @@ def test_two_director_grpo_steps_continue_the_warm_adapter_and_change_directives
     after = engine.backend.generate(messages, greedy, [0], adapter=DIRECTOR)[0].text
     assert before != after and base != after
     curves = root / "plots" / "plots" / "metrics" / "train"
-    for name in ("rewards/group_rm/mean.tsv", "rewards/directive_format/mean.tsv", "director/valid.tsv",
-                 "rewards/speaker_balance/mean.tsv", "director/balanced.tsv", "director/end.tsv",
-                 "completions/mean_length.tsv", "kl.tsv"):  # fmt: skip  (kl: β > 0 anchors to the warm start)
+    for name in (
+        "rewards/group_rm/mean.tsv",
+        "rewards/directive_format/mean.tsv",
+        "director/valid.tsv",
+        "rewards/speaker_balance/mean.tsv",
+        "director/balanced.tsv",
+        "director/end.tsv",
+        "completions/mean_length.tsv",
+        "kl.tsv",
+    ):  # fmt: skip  (kl: β > 0 anchors to the warm start)
         assert (curves / name).is_file(), name
 
 
@@ -367,7 +379,12 @@ def test_the_check_runs_both_directors_on_the_same_seeds(trained, tiny_model, ag
     assert metrics["check_blocks"] == 1 * 2  # tiny: 1 held-out context per domain (all here are negative) × 2
     before, after = (table.filter(pl.col("policy") == p) for p in ("before", "after"))
     assert before.select("context_id", "sample_idx").equals(after.select("context_id", "sample_idx"))
-    assert {"group_rm_gain_ci_low", "invalid_directive_rate_after", "speaker_entropy_after", "redundancy_after"} <= metrics.keys()
+    assert {
+        "group_rm_gain_ci_low",
+        "invalid_directive_rate_after",
+        "speaker_entropy_after",
+        "redundancy_after",
+    } <= metrics.keys()
     assert (table["turns"] <= cfg.conversation.max_turns).all()
 
 

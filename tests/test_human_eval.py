@@ -80,9 +80,11 @@ def judgments(key: pl.DataFrame) -> pl.DataFrame:
 
 def fill(sheet: pl.DataFrame, key: pl.DataFrame, judged: pl.DataFrame, path, shift=None) -> None:
     scores = judged.join(key.select("item", "candidate_id"), on="candidate_id")
-    filled = sheet.drop(CRITERIA).join(
-        scores.pivot(on="criterion", index="item", values="score"), on="item"
-    ).select(sheet.columns)
+    filled = (
+        sheet.drop(CRITERIA)
+        .join(scores.pivot(on="criterion", index="item", values="score"), on="item")
+        .select(sheet.columns)
+    )
     if shift:
         filled = filled.with_columns(*[pl.when(pl.col("item") == shift).then(pl.col(c) - 1).otherwise(pl.col(c))
                                        for c in CRITERIA])  # fmt: skip

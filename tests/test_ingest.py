@@ -16,7 +16,9 @@ def test_bundled_sample_gives_every_domain_and_no_damage(monkeypatch):
     contexts, report = ingest(IngestConfig(splits=["train", "valid", "test"]))
     validate(contexts, CONTEXTS)
     assert len(report) == 0, report.log_lines()
-    counts = {(r["split"], r["domain"]): r["len"] for r in contexts.group_by("split", "domain").len().iter_rows(named=True)}
+    counts = {
+        (r["split"], r["domain"]): r["len"] for r in contexts.group_by("split", "domain").len().iter_rows(named=True)
+    }
     for split in ("train", "valid", "test"):
         for domain in ALL_DOMAINS:
             assert counts.get((split, domain), 0) > 0, f"no {split} contexts for {domain}"

@@ -15,19 +15,38 @@ from mascot.resume import RecordStore
 from .faulty_proxy import FaultyProxy
 from .test_judge import PROMPTS, items
 
-REPLIES = ["I'm so sorry about your cat.", "What do you miss most?", "Score: 5 {\"score\": 5}",
-           "You could plant something in her memory.", "That must feel so quiet now.", "ok"]
+REPLIES = [
+    "I'm so sorry about your cat.",
+    "What do you miss most?",
+    'Score: 5 {"score": 5}',
+    "You could plant something in her memory.",
+    "That must feel so quiet now.",
+    "ok",
+]
 
 
 def http_judge(url: str, **kw) -> OpenAIJudge:
-    endpoint = OpenAIEndpoint(base_url=url, model="smollm2", max_concurrency=2, timeout_s=kw.pop("timeout_s", 60.0),
-                              max_retries=kw.pop("max_retries", 8), backoff_s=0.01)
+    endpoint = OpenAIEndpoint(
+        base_url=url,
+        model="smollm2",
+        max_concurrency=2,
+        timeout_s=kw.pop("timeout_s", 60.0),
+        max_retries=kw.pop("max_retries", 8),
+        backoff_s=0.01,
+    )
     return OpenAIJudge(JudgeConfig(name="http", backend="openai", min_digit_mass=0.0, **kw, endpoint=endpoint), PROMPTS)
 
 
 def test_every_criterion_ends_judged_despite_faults(llama_server):
-    rates = {"429": 0.08, "500": 0.06, "503": 0.04, "truncated_json": 0.05,
-             "wrong_schema": 0.04, "empty_choices": 0.04, "drop": 0.04}
+    rates = {
+        "429": 0.08,
+        "500": 0.06,
+        "503": 0.04,
+        "truncated_json": 0.05,
+        "wrong_schema": 0.04,
+        "empty_choices": 0.04,
+        "drop": 0.04,
+    }
     with FaultyProxy(llama_server, rates=rates, seed=1) as proxy:
         judge = http_judge(proxy.url)
         results = judge.judge(items(REPLIES))

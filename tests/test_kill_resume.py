@@ -114,7 +114,9 @@ def test_a_stage_killed_mid_run_resumes_to_the_uninterrupted_outputs(work, tiny_
     assert not (killed / last).exists(), "no finished output from a killed run"
 
     run_to_end(command(work, tiny_group, stage, "killed"))
-    assert store_lines(store) <= store_lines(full / "store.jsonl") + 1, "finished work was done again (a torn line may be)"
+    assert store_lines(store) <= store_lines(full / "store.jsonl") + 1, (
+        "finished work was done again (a torn line may be)"
+    )
     for name, schema in tables.items():
         assert read_table(killed / name, schema).equals(read_table(full / name, schema)), name
     assert comparable(killed / "metrics.json") == comparable(full / "metrics.json")

@@ -34,22 +34,50 @@ def workdir(tmp_path_factory, tiny_model) -> Path:
     for ctx in contexts.iter_rows(named=True):
         for persona in cfg.personas.for_dataset(ctx["dataset"]):
             for k in range(2):
-                rows.append({
-                    "candidate_id": f"{ctx['context_id']}|{persona}|{k}", "context_id": ctx["context_id"],
-                    "persona": persona, "sample_idx": k, "prompt": "p",
-                    "response": f"{WORDS[(len(rows) * 3) % len(WORDS)]}, {WORDS[k]}.", "model": "m",
-                    "backend": "transformers", "temperature": 0.8, "top_p": 0.9, "max_new_tokens": 8, "seed": k,
-                    "completion_tokens": 4, "finish_reason": "stop",
-                })
+                rows.append(
+                    {
+                        "candidate_id": f"{ctx['context_id']}|{persona}|{k}",
+                        "context_id": ctx["context_id"],
+                        "persona": persona,
+                        "sample_idx": k,
+                        "prompt": "p",
+                        "response": f"{WORDS[(len(rows) * 3) % len(WORDS)]}, {WORDS[k]}.",
+                        "model": "m",
+                        "backend": "transformers",
+                        "temperature": 0.8,
+                        "top_p": 0.9,
+                        "max_new_tokens": 8,
+                        "seed": k,
+                        "completion_tokens": 4,
+                        "finish_reason": "stop",
+                    }
+                )
     write_table(pl.DataFrame(rows), root / "candidates.parquet", CANDIDATES)
     return root
 
 
 def label_cmd(root: Path, name: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.label", "--params", str(root / "params.yaml"), "--base", "unused",
-            "--candidates", str(root / "candidates.parquet"), "--contexts", str(root / "contexts.parquet"),
-            "--judgments", str(root / f"{name}_judgments.parquet"), "--pairs", str(root / f"{name}_pairs.parquet"),
-            "--metrics", str(root / f"{name}_metrics.json"), "--cache", str(root / f"{name}_cache.jsonl")]
+    return [
+        sys.executable,
+        "-m",
+        "pipeline.label",
+        "--params",
+        str(root / "params.yaml"),
+        "--base",
+        "unused",
+        "--candidates",
+        str(root / "candidates.parquet"),
+        "--contexts",
+        str(root / "contexts.parquet"),
+        "--judgments",
+        str(root / f"{name}_judgments.parquet"),
+        "--pairs",
+        str(root / f"{name}_pairs.parquet"),
+        "--metrics",
+        str(root / f"{name}_metrics.json"),
+        "--cache",
+        str(root / f"{name}_cache.jsonl"),
+    ]
 
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(workdir):

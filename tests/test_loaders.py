@@ -97,7 +97,7 @@ def test_ed_valid_damage_reported_with_lines(ed_valid):
     # A recovered row keeps its own physical line: conv 8599's 2nd utterance is on line 4343.
     row = df.filter(pl.col("context_id") == "ed/valid/hit:4299_conv:8599/2").row(0, named=True)
     assert row["source"] == "valid.csv:4343"
-    assert row["history"] == [{"speaker": "user", "text": '"I\'m devastated by my mother\'s death'}]
+    assert row["history"] == [{"speaker": "user", "text": "\"I'm devastated by my mother's death"}]
     assert row["reference"].startswith("I am so sorry to hear that she has passed.")
     # the 7 hidden conversations are back, e.g. 8605, wholly inside line 4342's field
     assert df.filter(pl.col("context_id").str.starts_with("ed/valid/hit:4302_conv:8605/")).height == 2

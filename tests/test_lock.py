@@ -74,8 +74,12 @@ def test_the_lock_is_exactly_what_pyproject_needs():
     # a dependency dropped from pyproject.toml leaves a stale pin; one added needs a pin
     for lock, extra in (("main.txt", None), ("test.txt", "test")):
         locked, needed = set(pins(lock)), closure(declared(extra))
-        assert not needed - locked, f"needed but not in requirements/{lock} (run `make lock`): {sorted(needed - locked)}"
-        assert not locked - needed, f"in requirements/{lock} but needed by nothing (run `make lock`): {sorted(locked - needed)}"
+        assert not needed - locked, (
+            f"needed but not in requirements/{lock} (run `make lock`): {sorted(needed - locked)}"
+        )
+        assert not locked - needed, (
+            f"in requirements/{lock} but needed by nothing (run `make lock`): {sorted(locked - needed)}"
+        )
 
 
 def test_the_environment_is_the_lock():

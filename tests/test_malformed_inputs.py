@@ -114,7 +114,9 @@ def test_a_damaged_prompt_template_is_refused_naming_it(damage, tmp_path, capsys
 
 def write_params(folder: Path, prompts: Path) -> Path:
     path = folder / "params.yaml"
-    path.write_text((REPO / "params.yaml").read_text().replace("prompts_dir: configs/prompts", f"prompts_dir: {prompts}"))
+    path.write_text(
+        (REPO / "params.yaml").read_text().replace("prompts_dir: configs/prompts", f"prompts_dir: {prompts}")
+    )
     return path
 
 

@@ -47,10 +47,17 @@ def test_the_shipped_simulators_cover_the_16_types_and_bad_files_are_named(tmp_p
     sims, version = load_simulators(SIMULATORS / "mbti.yaml")
     assert sorted(sims.names()) == sorted(MBTI_TYPES) and len(MBTI_TYPES) == 16 and version
     bad = tmp_path / "mbti.yaml"
-    bad.write_text("version: '1'\nsimulators:\n  - {type: INFJ, title: a, style: b}\n  - {type: IXFJ, title: a, style: b}\n")
-    with pytest.raises(ValueError, match=r"mbti.yaml: invalid user simulator file: simulators.1.type: .*'IXFJ' is not a Myers-Briggs type"):
+    bad.write_text(
+        "version: '1'\nsimulators:\n  - {type: INFJ, title: a, style: b}\n  - {type: IXFJ, title: a, style: b}\n"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"mbti.yaml: invalid user simulator file: simulators.1.type: .*'IXFJ' is not a Myers-Briggs type",
+    ):
         load_simulators(bad)
-    bad.write_text("version: '1'\nsimulators:\n  - {type: INFJ, title: a, style: b}\n  - {type: INFJ, title: c, style: d}\n")
+    bad.write_text(
+        "version: '1'\nsimulators:\n  - {type: INFJ, title: a, style: b}\n  - {type: INFJ, title: c, style: d}\n"
+    )
     with pytest.raises(ValueError, match=r"simulators\[1\]: type INFJ is listed twice"):
         load_simulators(bad)
     with pytest.raises(ConfigError, match=r"mbti.types\[1\].*'INFJJ'.*INFJ"):
@@ -98,7 +105,9 @@ def test_each_type_opens_and_the_group_replies_each_round(study):
     from mascot.chat.state import ConversationState
 
     group = cfg.groups()["empathetic_dialogues"]
-    state = ConversationState.start(contexts().row(0, named=True) | {"history": []}, group, group_names(engines.cards, group))
+    state = ConversationState.start(
+        contexts().row(0, named=True) | {"history": []}, group, group_names(engines.cards, group)
+    )
     state.add_user("It hurts.")
     state.add_agent(group[0], "I am here.", None)
     system, user = simulation.messages(picked[0], state)
@@ -127,7 +136,10 @@ def test_every_agent_turn_is_judged_in_its_conversation(study):
     items = judge_items(conversations, contexts(), engines.cards, {"empathetic_dialogues": rubric})
     agent_turns = conversations.filter(pl.col("role") == "agent")
     assert len(items) == agent_turns.height
-    last = max((i for i in items if i.candidate_id.startswith("mbti|ESFP|ed2|")), key=lambda i: int(i.candidate_id.split("|")[3]))
+    last = max(
+        (i for i in items if i.candidate_id.startswith("mbti|ESFP|ed2|")),
+        key=lambda i: int(i.candidate_id.split("|")[3]),
+    )
     turns = conversations.filter((pl.col("type") == "ESFP") & (pl.col("context_id") == "ed2")).sort("position")
     position = int(last.candidate_id.split("|")[3])
     assert [h["text"] for h in last.context["history"]] == turns["text"].to_list()[:position]

@@ -24,10 +24,18 @@ def llama_url(llama_server):
 
 
 MESSAGES = [
-    [{"role": "system", "content": "You are The Anchor, a warm listener. Reply in one sentence."},
-     {"role": "user", "content": f"The person says: {text}"}]
-    for text in ("My dog died yesterday.", "I got the job!", "I'm nervous about tomorrow's surgery.",
-                 "My best friend moved away.", "I finished my first marathon.", "I can't sleep before exams.")
+    [
+        {"role": "system", "content": "You are The Anchor, a warm listener. Reply in one sentence."},
+        {"role": "user", "content": f"The person says: {text}"},
+    ]
+    for text in (
+        "My dog died yesterday.",
+        "I got the job!",
+        "I'm nervous about tomorrow's surgery.",
+        "My best friend moved away.",
+        "I finished my first marathon.",
+        "I can't sleep before exams.",
+    )
 ]
 
 
@@ -110,11 +118,29 @@ def test_candidates_stage_through_an_endpoint(llama_url, tmp_path, monkeypatch):
     secret = "sk-test-5d1c0ffee"
     out = {name: tmp_path / name for name in ("candidates.parquet", "candidates.json", "resume.jsonl")}
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.candidates", "--params", str(tmp_path / "params.yaml"),
-         "--base", "unused", "--sft", "unused", "--contexts", str(tmp_path / "contexts.parquet"),
-         "--out", str(out["candidates.parquet"]), "--metrics", str(out["candidates.json"]),
-         "--resume", str(out["resume.jsonl"])],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pipeline.candidates",
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--base",
+            "unused",
+            "--sft",
+            "unused",
+            "--contexts",
+            str(tmp_path / "contexts.parquet"),
+            "--out",
+            str(out["candidates.parquet"]),
+            "--metrics",
+            str(out["candidates.json"]),
+            "--resume",
+            str(out["resume.jsonl"]),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**__import__("os").environ, "MASCOT_TEST_KEY": secret},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -48,7 +48,9 @@ def run(cmd: list[str], cwd: Path, extra_env: dict | None = None) -> str:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     LOGS.append(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc.stdout + proc.stderr
 
 
@@ -110,7 +112,10 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert (repo / "plots/sft/plots/metrics/train/loss.tsv").exists()
     # the reward model GRPO reads, and the agents with their before/after check
     assert json.loads((repo / "models/persona_rm/mascot_rm.json").read_text())["reward_std"] > 0
-    assert Agents.load(repo / "models/agents").adapters.keys() == {*by_dataset["empathetic_dialogues"], *by_dataset["qmsum"]}
+    assert Agents.load(repo / "models/agents").adapters.keys() == {
+        *by_dataset["empathetic_dialogues"],
+        *by_dataset["qmsum"],
+    }
     check = read_table(repo / "data/agents_check.parquet", AGENTS_CHECK)
     grpo = json.loads((repo / "metrics/grpo_agents.json").read_text())
     assert check.height == 2 * grpo["check_replies"] == 2 * 6 * 4  # tiny: 1 held-out context per domain, 1 sample
@@ -127,8 +132,15 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert json.loads((repo / "models/group_rm/mascot_rm.json").read_text())["kind"] == "group"
     assert (repo / "models/director/adapter_config.json").exists()
     director = json.loads((repo / "metrics/grpo_director.json").read_text())
-    assert {"group_rm_gain", "invalid_directive_rate_after", "speaker_entropy_after", "redundancy_after"} <= director.keys()
-    assert read_table(repo / "data/director_check.parquet", DIRECTOR_CHECK).height == 2 * director["check_blocks"] == 2 * 6
+    assert {
+        "group_rm_gain",
+        "invalid_directive_rate_after",
+        "speaker_entropy_after",
+        "redundancy_after",
+    } <= director.keys()
+    assert (
+        read_table(repo / "data/director_check.parquet", DIRECTOR_CHECK).height == 2 * director["check_blocks"] == 2 * 6
+    )
     assert (repo / "plots/grpo_director/plots/metrics/train/rewards/group_rm/mean.tsv").exists()
     # evaluation: every system × 6 held-out contexts × 1 sample, judged and measured per split
     replies = read_table(repo / "data/eval_replies.parquet", EVAL_REPLIES)
@@ -281,12 +293,33 @@ def test_every_training_stage_runs_under_accelerate_with_two_cpu_processes(repo)
 
 def test_a_stage_rejects_bad_params_before_compute(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text((REPO / "params.yaml").read_text().replace("  k: 4\n", "  k: 1\n").replace("max_steps:", "max_stepz:"))
+    params.write_text(
+        (REPO / "params.yaml").read_text().replace("  k: 4\n", "  k: 1\n").replace("max_steps:", "max_stepz:")
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.candidates", "--params", str(params), "--base", "x", "--sft", "x",
-         "--contexts", str(tmp_path / "missing.parquet"), "--out", str(tmp_path / "c.parquet"),
-         "--metrics", str(tmp_path / "m.json"), "--resume", str(tmp_path / "r.jsonl")],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pipeline.candidates",
+            "--params",
+            str(params),
+            "--base",
+            "x",
+            "--sft",
+            "x",
+            "--contexts",
+            str(tmp_path / "missing.parquet"),
+            "--out",
+            str(tmp_path / "c.parquet"),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "--resume",
+            str(tmp_path / "r.jsonl"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "candidates.k: Input should be greater than or equal to 2" in proc.stderr

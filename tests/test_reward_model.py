@@ -15,13 +15,13 @@ import torch
 
 from mascot.config import LoraConfig, PersonaRMConfig
 from mascot.data import contexts_frame
+from mascot.persona_rm import persona_subjects
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
 from mascot.reward_model import (
     SCALE_PAIRS,
     RewardModel,
     RMEncoder,
-    persona_subjects,
     score_cli,
     split_pairs,
     train_reward_model,
@@ -169,8 +169,12 @@ def test_encoding_matches_trl_conversational_format(tiny_model):
         "rejected": [{"role": "assistant", "content": "LOUD!"}],
     }])  # fmt: skip
     args = RewardConfig(
-        output_dir=str(tiny_model / "unused"), report_to="none", use_cpu=True, bf16=False,
-        activation_checkpointing=False, max_length=None,
+        output_dir=str(tiny_model / "unused"),
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        max_length=None,
     )
     processed = RewardTrainer._prepare_dataset(None, convo, tokenizer, args, "check")[0]
     assert processed["chosen_ids"] == encoder.encode_many([ctx], [persona], ["Calm."])[0]
@@ -188,8 +192,10 @@ def test_long_history_is_trimmed_and_long_replies_keep_whole(tiny_model):
     long_reply = "Calm and steady. " * 24  # far more than the room kept for a reply, whatever the tiny vocabulary
     encoded = encoder.encode_many([ctx, ctx], [persona, persona], ["Calm.", long_reply])
     short, long_ = (encoder.tokenizer.decode(ids) for ids in encoded)
+
     def kept(text):
         return sum(f"turn {i}:" in text for i in range(20))
+
     assert "turn 19:" in short and "turn 0:" not in short, "the oldest turns go first"
     assert long_reply.strip() in long_ and "turn 19:" in long_
     assert kept(long_) < kept(short), "a long reply pushes out more history instead of being cut"
@@ -200,8 +206,10 @@ def test_split_keeps_groups_whole_and_is_deterministic():
     pairs = planted_pairs(synthetic_contexts())
     train, held = split_pairs(pairs, 0.25, seed=3)
     assert train.height + held.height == pairs.height and train.height > 0 and held.height > 0
+
     def groups(df):
         return set(zip(df["context_id"], df["persona"]))
+
     assert not groups(train) & groups(held)
     again_train, again_held = split_pairs(pairs.sample(fraction=1.0, shuffle=True, seed=1), 0.25, seed=3)
     assert groups(again_held) == groups(held) and set(again_train["pair_id"]) == set(train["pair_id"])

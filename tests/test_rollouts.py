@@ -65,7 +65,9 @@ def backend(tiny_model):
 
 
 def run(backend, store, chunk_size=2, order="director", ctx=None):
-    engine = GroupEngine(backend, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director", order=order)
+    engine = GroupEngine(
+        backend, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS, director_adapter="director", order=order
+    )
     return generate_rollouts(contexts() if ctx is None else ctx, CARDS, GROUPS, engine, 2, store, "fp", chunk_size)
 
 
@@ -143,6 +145,8 @@ def test_blocks_are_judged_as_a_whole_and_paired_within_a_context(backend, tiny_
                                    ModelConfig(device="cpu"), "blocks")  # fmt: skip
     judgments = validate(judgments, JUDGMENTS)
     assert judgments.height == 6 * 5 and (judgments["status"] == "ok").all() and metrics["judge.base.calls"] > 0
-    pairs = validate(build_pairs(blocks.drop("turns"), aggregate(judgments), 0.0001, None), preference_pairs_schema(0.0001))
+    pairs = validate(
+        build_pairs(blocks.drop("turns"), aggregate(judgments), 0.0001, None), preference_pairs_schema(0.0001)
+    )
     assert pairs.height > 0 and (pairs["persona"] == GROUP).all()
     assert (pairs["chosen_id"].str.split("|").list.first() == pairs["context_id"]).all()

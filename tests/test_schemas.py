@@ -9,10 +9,16 @@ from mascot.data import contexts_frame
 from mascot.schemas import CANDIDATES, CONTEXTS, TableError, read_table, write_table
 
 GOOD = {
-    "context_id": "ed/train/hit:1_conv:1/2", "dataset": "empathetic_dialogues", "split": "train",
-    "domain": "positive", "emotion": "proud", "situation": "I finished my thesis.",
-    "history": [{"speaker": "user", "text": "I finished my thesis today!"}], "query": None,
-    "reference": "Congratulations!", "source": "train.csv:2",
+    "context_id": "ed/train/hit:1_conv:1/2",
+    "dataset": "empathetic_dialogues",
+    "split": "train",
+    "domain": "positive",
+    "emotion": "proud",
+    "situation": "I finished my thesis.",
+    "history": [{"speaker": "user", "text": "I finished my thesis today!"}],
+    "query": None,
+    "reference": "Congratulations!",
+    "source": "train.csv:2",
 }
 
 
@@ -21,8 +27,13 @@ def contexts(*edits: dict) -> pl.DataFrame:
 
 
 def test_bad_rows_are_named(tmp_path):
-    df = contexts({}, {"domain": "cheerful"}, {"situation": "   "}, {"history": [{"speaker": "", "text": "hi"}]},
-                  {"emotion": None})
+    df = contexts(
+        {},
+        {"domain": "cheerful"},
+        {"situation": "   "},
+        {"history": [{"speaker": "", "text": "hi"}]},
+        {"emotion": None},
+    )
     with pytest.raises(TableError) as info:
         write_table(df, tmp_path / "contexts.parquet", CONTEXTS)
     message = str(info.value)

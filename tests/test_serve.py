@@ -16,7 +16,12 @@ from mascot.app.server import split_group_reply
 
 from .conftest import start_server, stop_server
 
-ED_NAMES = {"the_anchor": "The Anchor", "the_catalyst": "The Catalyst", "the_beacon": "The Beacon", "action_guide": "Action Guide"}
+ED_NAMES = {
+    "the_anchor": "The Anchor",
+    "the_catalyst": "The Catalyst",
+    "the_beacon": "The Beacon",
+    "action_guide": "Action Guide",
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +79,9 @@ def test_a_conversation_sent_back_continues(client):
 
 
 def test_one_persona_alone(client):
-    resp = client.chat.completions.create(model="the_catalyst", messages=[{"role": "user", "content": "I got the job!"}])
+    resp = client.chat.completions.create(
+        model="the_catalyst", messages=[{"role": "user", "content": "I got the job!"}]
+    )
     turns = resp.choices[0].message.model_extra["mascot"]["turns"]
     assert [t["speaker"] for t in turns] == ["the_catalyst"] and resp.choices[0].message.content == turns[0]["text"]
 
@@ -149,7 +156,9 @@ def post(base: str, body: bytes, headers: dict | None = None) -> tuple[int, dict
 
 def test_an_api_key_and_a_bounded_queue(tiny_group):
     """With a key in the environment every /v1 call needs it; past max_pending requests get 429."""
-    proc, base, log = start_server(["--repo", str(tiny_group), "--max-pending", "1"], env={"MASCOT_API_KEY": "s3cret-key"})
+    proc, base, log = start_server(
+        ["--repo", str(tiny_group), "--max-pending", "1"], env={"MASCOT_API_KEY": "s3cret-key"}
+    )
     try:
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).models.list()

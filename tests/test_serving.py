@@ -87,7 +87,10 @@ def test_export_serving_writes_the_merged_sft_and_the_vllm_command(tiny_group, t
     assert out[:3] == ["vllm", "serve", str(tmp_path / "serving/sft")]
     assert out[out.index("--served-model-name") + 1] == "mascot-sft"
     modules = out[out.index("--lora-modules") + 1 :]
-    assert modules == [f"mascot-agents={tiny_group / 'models/agents/shared'}", f"mascot-director={tiny_group / 'models/director'}"]
+    assert modules == [
+        f"mascot-agents={tiny_group / 'models/agents/shared'}",
+        f"mascot-director={tiny_group / 'models/director'}",
+    ]
     assert out[out.index("--max-lora-rank") + 1] == "4"
     ids = torch.tensor([[1, 5, 9, 2]])
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "serving/sft")

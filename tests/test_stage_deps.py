@@ -17,8 +17,16 @@ from .module_graph import imported, module_file, registered
 # params are tracked by value (config.py only parses and validates them, yaml_files.py the other
 # YAML files, whose contents are deps of their own), a table the schemas accept
 # is written unchanged, and the others parse arguments, log progress, and look names up or list them
-EXEMPT = {"mascot/__init__.py", "mascot/config.py", "mascot/yaml_files.py", "mascot/schemas.py", "mascot/stage.py",
-          "mascot/registry.py", "mascot/progress.py", "mascot/choices.py"}
+EXEMPT = {
+    "mascot/__init__.py",
+    "mascot/config.py",
+    "mascot/yaml_files.py",
+    "mascot/schemas.py",
+    "mascot/stage.py",
+    "mascot/registry.py",
+    "mascot/progress.py",
+    "mascot/choices.py",
+}
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 

@@ -22,7 +22,11 @@ def test_the_group_loads_like_a_trained_one_in_the_configured_shapes(group):
     cfg, models = group
     agents = Agents.load(models / "agents")
     assert set(agents.adapters) == {p for names in cfg.groups().values() for p in names}
-    for folder, lora in (("sft", cfg.sft.lora), ("agents/shared", cfg.grpo_agents.lora), ("director", cfg.director_sft.lora)):
+    for folder, lora in (
+        ("sft", cfg.sft.lora),
+        ("agents/shared", cfg.grpo_agents.lora),
+        ("director", cfg.director_sft.lora),
+    ):
         adapter = json.loads((models / folder / "adapter_config.json").read_text())
         assert sorted(adapter["target_modules"]) == sorted(lora.target_modules), folder
         assert (adapter["r"], adapter["lora_alpha"]) == (lora.r, lora.alpha), folder

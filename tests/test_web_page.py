@@ -37,7 +37,9 @@ def test_send_a_message_and_see_the_group_reply(browser, group_server):
     # a second message carries the first reply back (the page is a plain OpenAI client)
     browser.find_element(By.ID, "text").send_keys("Thank you. What first?")
     browser.find_element(By.ID, "go").click()
-    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".msg.me")) == 2 and b.find_element(By.ID, "go").is_enabled())
+    wait.until(
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, ".msg.me")) == 2 and b.find_element(By.ID, "go").is_enabled()
+    )
     assert not browser.find_elements(By.CLASS_NAME, "error")
     assert len(browser.find_elements(By.CSS_SELECTOR, ".msg.agent")) > len(agents)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

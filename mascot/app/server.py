@@ -46,7 +46,9 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 @dataclass(frozen=True)
 class ServeSettings:
-    host: str = field(default="127.0.0.1", metadata={"help": "Address to bind; anything but loopback needs an API key."})
+    host: str = field(
+        default="127.0.0.1", metadata={"help": "Address to bind; anything but loopback needs an API key."}
+    )
     port: int = field(default=8000, metadata={"help": "TCP port."})
     max_pending: int = field(default=8, metadata={"help": "Requests in flight (running or queued); more get 429."})
     api_key_env: str = field(
@@ -273,21 +275,30 @@ def create_app(group: TrainedGroup, settings: ServeSettings = ServeSettings(), a
 
     @app.exception_handler(Exception)
     async def failure(_: Request, exc: Exception):
-        return await api_error(_, ApiError(500, f"the reply failed: {type(exc).__name__}: {exc}", code="internal_error"))
+        return await api_error(
+            _, ApiError(500, f"the reply failed: {type(exc).__name__}: {exc}", code="internal_error")
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError):
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"] if x != "body")
         if err["type"] == "json_invalid":
-            return await api_error(_, ApiError(400, f"the request body is not valid JSON: {err['msg']}", None, "invalid_json"))
+            return await api_error(
+                _, ApiError(400, f"the request body is not valid JSON: {err['msg']}", None, "invalid_json")
+            )
         return await api_error(_, ApiError(400, f"{loc or 'body'}: {err['msg']}", loc or None, "invalid_value"))
 
     @app.middleware("http")
     async def authenticate(request: Request, call_next):
         if api_key and request.url.path.startswith("/v1/"):
             if request.headers.get("authorization", "") != f"Bearer {api_key}":
-                return JSONResponse(ApiError(401, "a valid API key is required (Authorization: Bearer ...)", code="invalid_api_key").body(), 401)
+                return JSONResponse(
+                    ApiError(
+                        401, "a valid API key is required (Authorization: Bearer ...)", code="invalid_api_key"
+                    ).body(),
+                    401,
+                )
         return await call_next(request)
 
     @app.get("/", response_class=HTMLResponse)
@@ -296,7 +307,12 @@ def create_app(group: TrainedGroup, settings: ServeSettings = ServeSettings(), a
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "revision": group.files.rev, "in_flight": replier.in_flight, "max_pending": settings.max_pending}
+        return {
+            "status": "ok",
+            "revision": group.files.rev,
+            "in_flight": replier.in_flight,
+            "max_pending": settings.max_pending,
+        }
 
     @app.get("/v1/models")
     async def models():
@@ -327,7 +343,11 @@ def create_app(group: TrainedGroup, settings: ServeSettings = ServeSettings(), a
                     directives.append(_directive_json(event))
         finally:
             replier.release()
-        message: dict[str, Any] = {"role": "assistant", "content": render_content(session, turns), "mascot": {"turns": turns}}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": render_content(session, turns),
+            "mascot": {"turns": turns},
+        }
         if show:
             message["mascot"]["directives"] = directives
         return {
@@ -349,7 +369,9 @@ def create_app(group: TrainedGroup, settings: ServeSettings = ServeSettings(), a
             async for event in replier.events(session, text):
                 if isinstance(event, TokenEvent):
                     card = session.group.cards.get(event.persona)
-                    prefix = "" if session.single or not event.start else ("\n\n" if turn else "") + f"{card.display_name}: "
+                    prefix = (
+                        "" if session.single or not event.start else ("\n\n" if turn else "") + f"{card.display_name}: "
+                    )
                     ext = {"speaker": event.persona, "name": card.display_name, "turn": turn}
                     yield chunk({"content": prefix + event.text, "mascot": ext})
                 elif isinstance(event, TurnEvent):
@@ -368,7 +390,13 @@ def create_app(group: TrainedGroup, settings: ServeSettings = ServeSettings(), a
 
 def _directive_json(event: DirectiveEvent) -> dict:
     d = event.directive
-    return {"speaker": d.speaker, "instruction": d.instruction, "valid": d.valid, "problem": d.problem, "raw": event.raw}
+    return {
+        "speaker": d.speaker,
+        "instruction": d.instruction,
+        "valid": d.valid,
+        "problem": d.problem,
+        "raw": event.raw,
+    }
 
 
 def check_binding(settings: ServeSettings, api_key: str | None) -> None:
@@ -387,5 +415,7 @@ def serve(group: TrainedGroup, settings: ServeSettings) -> None:
     api_key = os.environ.get(settings.api_key_env) or None
     check_binding(settings, api_key)
     app = create_app(group, settings, api_key)
-    print(f"mascot serve: http://{settings.host}:{settings.port}/ (web page), /v1 (OpenAI API); models: {', '.join(group.models())}")
+    print(
+        f"mascot serve: http://{settings.host}:{settings.port}/ (web page), /v1 (OpenAI API); models: {', '.join(group.models())}"
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -14,7 +14,9 @@ HELP = "/who the companions · /directives show or hide the director · /reset s
 
 
 class Terminal:
-    def __init__(self, session: Session, out: TextIO = sys.stdout, show_directives: bool = False, color: bool | None = None):
+    def __init__(
+        self, session: Session, out: TextIO = sys.stdout, show_directives: bool = False, color: bool | None = None
+    ):
         self.session, self.out, self.show_directives = session, out, show_directives
         # NO_COLOR (no-color.org) and pipes get plain text
         self.color = (out.isatty() and "NO_COLOR" not in os.environ) if color is None else color

@@ -102,9 +102,10 @@ def eligible_speakers(group: Sequence[str], reply_speakers: Sequence[str], rule:
 
 def rotated(group: Sequence[str], key: str) -> list[str]:
     """The group's order, started at a place fixed by ``key`` (a conversation's context id). The
-    director's roster and choices and the fallback's ties read the group in this order: with three
-    turns for four companions, a 135M director that names them in the order listed, and a fallback
-    that broke ties in the group's order, left the last companion of every group silent."""
+    director's roster and choices and the fallback's ties read the group in this order, after who
+    spoke least in earlier replies (``GroupEngine.speaking_order``): with three turns for four
+    companions, a 135M director that names them in the order listed, and a fallback that broke ties
+    in the group's order, left the last companion of every group silent."""
     if not group:
         return []
     start = int(stable_hash("speaking order", key)[:8], 16) % len(group)
@@ -112,7 +113,10 @@ def rotated(group: Sequence[str], key: str) -> list[str]:
 
 
 def fallback(
-    order: Sequence[str], spoken: Mapping[str, int], problem: str | None = None, earlier: Mapping[str, int] | None = None
+    order: Sequence[str],
+    spoken: Mapping[str, int],
+    problem: str | None = None,
+    earlier: Mapping[str, int] | None = None,
 ) -> Directive:
     """The documented fallback: whoever of ``order`` has spoken least in this reply; ties go to whoever
     has spoken least in the whole conversation (``earlier``), then to the first in ``order``."""

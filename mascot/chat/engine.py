@@ -98,8 +98,13 @@ class GroupEngine:
     # ---------------------------------------------------------------- prompts
 
     def speaking_order(self, state: ConversationState) -> list[str]:
-        """The group in the order this conversation's director reads it (:func:`rotated`)."""
-        return rotated(state.group, str(state.context.get("context_id", "")))
+        """The group in the order the director reads it now: who spoke least in the conversation's
+        earlier replies first, ties in the conversation's rotated order (:func:`rotated`). A 135M
+        director keeps to the order it reads, so with one fixed order the companion last in it was
+        left out of every reply of a chat; the first reply of a conversation reads the rotation alone."""
+        total, now = state.turns_per_agent(), state.spoken_this_reply()
+        earlier = {name: total[name] - now[name] for name in state.group}
+        return sorted(rotated(state.group, str(state.context.get("context_id", ""))), key=earlier.__getitem__)
 
     def director_messages(self, state: ConversationState) -> list[Message]:
         order = self.speaking_order(state)
@@ -108,7 +113,7 @@ class GroupEngine:
         spoken = {state.display[n]: counts[n] for n in order}
         left = self.settings.max_turns - state.turns_this_reply()
         # the answers the director may give now: END only once somebody has spoken
-        choices = self.eligible(state) + ([END] if state.turns_this_reply() else [])
+        choices = self.eligible(state, order) + ([END] if state.turns_this_reply() else [])
 
         def build(history: list) -> list[Message]:
             variables = context_vars(state.context, history)
@@ -137,12 +142,16 @@ class GroupEngine:
 
     # ---------------------------------------------------------------- turns
 
-    def _directives(self, states: Sequence[ConversationState], logs: Sequence[ReplyLog], turn: int, keys) -> list[Directive]:
+    def _directives(
+        self, states: Sequence[ConversationState], logs: Sequence[ReplyLog], turn: int, keys
+    ) -> list[Directive]:
         if self.order == "fixed":  # the group's order, round robin from the first persona
             return [Directive(s.group[s.turns_this_reply() % len(s.group)], FALLBACK_INSTRUCTION) for s in states]
         if self.order == "random":  # MASCOT-C: a seeded random speaker, no director
             return [
-                Directive(random.Random(derive_seed(self.settings.seed, k, turn)).choice(list(s.group)), FALLBACK_INSTRUCTION)
+                Directive(
+                    random.Random(derive_seed(self.settings.seed, k, turn)).choice(list(s.group)), FALLBACK_INSTRUCTION
+                )
                 for s, k in zip(states, keys)
             ]
         # AutoGen's SelectorGroupChat asks its selector again on a bad answer (max_selector_attempts);
@@ -153,8 +162,13 @@ class GroupEngine:
         pending = list(range(len(states)))
         for attempt in range(self.settings.director_attempts):
             # the first sample's seed does not depend on the number of attempts
-            seeds = [derive_seed(self.settings.seed, keys[i], turn, "director", *([attempt] if attempt else [])) for i in pending]
-            gens = self.backend.generate([messages[i] for i in pending], self.settings.director, seeds, adapter=self.director_adapter)
+            seeds = [
+                derive_seed(self.settings.seed, keys[i], turn, "director", *([attempt] if attempt else []))
+                for i in pending
+            ]
+            gens = self.backend.generate(
+                [messages[i] for i in pending], self.settings.director, seeds, adapter=self.director_adapter
+            )
             for i, gen in zip(pending, gens):
                 texts[i], attempts[i] = gen.text, attempts[i] + 1
                 out[i] = self.check_directive(states[i], gen.text)
@@ -169,9 +183,11 @@ class GroupEngine:
             log.invalid += not directive.valid
         return out
 
-    def eligible(self, state: ConversationState) -> list[str]:
-        """The companions the director may name now (``speaker_rule``)."""
-        return eligible_speakers(self.speaking_order(state), state.reply_speakers(), self.settings.speaker_rule)
+    def eligible(self, state: ConversationState, order: Sequence[str] | None = None) -> list[str]:
+        """The companions the director may name now (``speaker_rule``), in ``order`` (default: the
+        speaking order)."""
+        order = self.speaking_order(state) if order is None else order
+        return eligible_speakers(order, state.reply_speakers(), self.settings.speaker_rule)
 
     def check_directive(self, state: ConversationState, text: str) -> Directive:
         """The director's ``text`` as a directive in ``state``, or an invalid Directive saying why. END
@@ -212,7 +228,11 @@ class GroupEngine:
                 states[i].add_agent(directives[i].speaker, gen.text, directives[i])
 
     def stream_reply(
-        self, state: ConversationState, key: object = 0, settings: EngineSettings | None = None, order: Order | None = None
+        self,
+        state: ConversationState,
+        key: object = 0,
+        settings: EngineSettings | None = None,
+        order: Order | None = None,
     ) -> Iterator[StreamEvent]:
         """One group reply to one conversation, as it happens: each directive, each agent's text
         piece by piece, each finished turn. With the same state, key and settings it writes the
@@ -266,7 +286,9 @@ class GroupEngine:
         for turn in range(self.settings.max_turns):
             if not active:
                 break
-            directives = self._directives([states[i] for i in active], [logs[i] for i in active], turn, [keys[i] for i in active])
+            directives = self._directives(
+                [states[i] for i in active], [logs[i] for i in active], turn, [keys[i] for i in active]
+            )
             for i, directive in zip(active, directives):
                 logs[i].directives.append(directive)
                 logs[i].ended_by_director |= directive.ends

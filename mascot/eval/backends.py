@@ -176,7 +176,10 @@ class MultiAgentESC:
 
     @staticmethod
     def _analyst(messages: list[Message], question: str) -> list[Message]:
-        return [{"role": "system", "content": ANALYST_SYSTEM}, {"role": "user", "content": f"{messages[-1]['content']}\n\n{question}"}]
+        return [
+            {"role": "system", "content": ANALYST_SYSTEM},
+            {"role": "user", "content": f"{messages[-1]['content']}\n\n{question}"},
+        ]
 
     @staticmethod
     def _persona(messages: list[Message], extra: str) -> list[Message]:

@@ -47,21 +47,27 @@ def generate_replies(
             contexts, engines.cards, engines.groups(system), engine, samples, store, stable_hash(fingerprint, repr(system)),
             chunk_size, progress(system.name), getattr(wrapper, "tally", None),
         )  # fmt: skip
-        table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8})
-        tables.append(table.with_columns(system=pl.lit(system.name), block_id=pl.lit(system.name + "|") + pl.col("block_id")))
+        table = pl.DataFrame(
+            rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8}
+        )
+        tables.append(
+            table.with_columns(system=pl.lit(system.name), block_id=pl.lit(system.name + "|") + pl.col("block_id"))
+        )
     return pl.concat(tables).select("system", pl.exclude("system"))
 
 
 # ------------------------------------------------------------------ what the judges read
 
 
-def agent_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngines, rubrics: Mapping[str, Rubric]) -> list[JudgeItem]:
+def agent_items(
+    replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngines, rubrics: Mapping[str, Rubric]
+) -> list[JudgeItem]:
     """Each agent turn, judged as that persona's reply to the conversation so far (the context's
     history and the earlier turns of the same reply)."""
     by_id = {c["context_id"]: c for c in contexts.iter_rows(named=True)}
     items = []
-    for (block_id,), turns in replies.filter(pl.col("speaker") != END).sort("block_id", "turn").group_by(
-        "block_id", maintain_order=True
+    for (block_id,), turns in (
+        replies.filter(pl.col("speaker") != END).sort("block_id", "turn").group_by("block_id", maintain_order=True)
     ):
         ctx = by_id[turns["context_id"][0]]
         items += turn_items(turns.iter_rows(named=True), ctx, list(ctx["history"] or []), engines.cards, rubrics,
@@ -84,7 +90,9 @@ def pair_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngin
     """``against``'s reply next to every other system's reply to the same (context, sample), once in
     each order: ids ``pair|{other}|{context}|{sample}|AB`` (``against`` is A) and ``…|BA``."""
     by_id = {c["context_id"]: c for c in contexts.iter_rows(named=True)}
-    ids = replies.select(candidate_id="block_id", system="system", context_id="context_id", sample="sample_idx").unique()
+    ids = replies.select(
+        candidate_id="block_id", system="system", context_id="context_id", sample="sample_idx"
+    ).unique()
     transcripts = block_transcripts(replies, engines.cards).join(ids, on=["candidate_id", "context_id"])
     blocks = {(r["system"], r["context_id"], r["sample"]): tuple(r["turns"]) for r in transcripts.iter_rows(named=True)}
     items = []
@@ -100,7 +108,9 @@ def pair_items(replies: pl.DataFrame, contexts: pl.DataFrame, engines: EvalEngin
     return items
 
 
-def pairwise_metrics(judgments: pl.DataFrame, contexts: pl.DataFrame, tie_margin: float, against: str = "mascot") -> dict:
+def pairwise_metrics(
+    judgments: pl.DataFrame, contexts: pl.DataFrame, tie_margin: float, against: str = "mascot"
+) -> dict:
     """Per dataset and opponent: ``against``'s win / tie / loss rates over (context, sample) pairs.
 
     A pair's preference for ``against`` is the mean over both orders of how far the judge leaned
@@ -141,7 +151,9 @@ def _splits(table: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([table.with_columns(split=pl.col("domain")), table.with_columns(split=pl.col("dataset"))])
 
 
-def judged_scores(judgments: pl.DataFrame, replies: pl.DataFrame, contexts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def judged_scores(
+    judgments: pl.DataFrame, replies: pl.DataFrame, contexts: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per agent turn, per reply) tables: system, context_id, dataset, domain, one 0–100 column per
     criterion (the mean over judges) and ``overall`` (the mean over criteria; null when a criterion
     was never scored)."""
@@ -165,9 +177,17 @@ def judged_scores(judgments: pl.DataFrame, replies: pl.DataFrame, contexts: pl.D
 def score_metrics(scores: pl.DataFrame, family: str) -> dict[str, float]:
     """``{split}.{system}.{family}.{criterion}`` means and ``…_std`` over the judged items."""
     out: dict[str, float] = {}
-    columns = [c for c in scores.columns if c not in ("system", "context_id", "dataset", "domain", "candidate_id", "split")]
-    stats = _splits(scores).group_by("split", "system").agg(
-        *[pl.col(c).mean().alias(c) for c in columns], *[pl.col(c).std().alias(c + "_std") for c in columns], n=pl.len()
+    columns = [
+        c for c in scores.columns if c not in ("system", "context_id", "dataset", "domain", "candidate_id", "split")
+    ]
+    stats = (
+        _splits(scores)
+        .group_by("split", "system")
+        .agg(
+            *[pl.col(c).mean().alias(c) for c in columns],
+            *[pl.col(c).std().alias(c + "_std") for c in columns],
+            n=pl.len(),
+        )
     )
     for row in stats.sort("split", "system").iter_rows(named=True):
         prefix = f"{row['split']}.{row['system']}.{family}"
@@ -187,11 +207,15 @@ def versus_best_baseline(scores: pl.DataFrame, family: str, resamples: int, conf
     per_ctx = scores.group_by("dataset", "system", "context_id").agg(pl.col("overall").mean())
     for (dataset,), part in per_ctx.sort("dataset").group_by("dataset", maintain_order=True):
         means = part.group_by("system").agg(pl.col("overall").mean()).drop_nulls()
-        baselines = means.filter(~pl.col("system").is_in(MASCOT_FAMILY)).sort("overall", "system", descending=[True, False])
+        baselines = means.filter(~pl.col("system").is_in(MASCOT_FAMILY)).sort(
+            "overall", "system", descending=[True, False]
+        )
         if "mascot" not in means["system"].to_list() or baselines.is_empty():
             continue
         best = baselines["system"][0]
-        wide = part.filter(pl.col("system").is_in(["mascot", best])).pivot(on="system", index="context_id", values="overall")
+        wide = part.filter(pl.col("system").is_in(["mascot", best])).pivot(
+            on="system", index="context_id", values="overall"
+        )
         wide = wide.sort("context_id")  # polars' group_by order varies from run to run; the bootstrap needs a fixed one
         diffs = (wide["mascot"] - wide[best]).drop_nulls().to_list()
         if not diffs:
@@ -215,13 +239,17 @@ def automatic_metrics(
     the normalised speaker entropy."""
     from mascot.embeddings import consecutive_cosines
 
-    turns = replies.filter(pl.col("speaker") != END).join(contexts.select("context_id", "dataset", "domain"), on="context_id")
+    turns = replies.filter(pl.col("speaker") != END).join(
+        contexts.select("context_id", "dataset", "domain"), on="context_id"
+    )
     if turns.is_empty():
         return {}
     vectors = embedder.encode(turns["text"].to_list(), normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
     turns = turns.with_row_index("row")
     out: dict[str, float] = {}
-    for (split, system), part in _splits(turns).sort("split", "system").group_by("split", "system", maintain_order=True):
+    for (split, system), part in (
+        _splits(turns).sort("split", "system").group_by("split", "system", maintain_order=True)
+    ):
         blocks = part.sort("block_id", "turn").group_by("block_id", maintain_order=True).agg("row")
         rows = blocks["row"].to_list()
         sims = [s for s in consecutive_cosines(vectors, rows) if s is not None]
@@ -241,4 +269,3 @@ def automatic_metrics(
             out |= {f"{split}.{system}.speakers.{p}": round(spoke.count(p) / len(spoke), 4) for p in group}
         out |= {f"{prefix}.{k}": round(v, 4) for k, v in values.items() if v is not None}
     return out
-

@@ -59,8 +59,10 @@ def export_sheet(
     picked = set(rng.sample(evaluated, min(n_contexts, len(evaluated))))
     by_id = {c["context_id"]: c for c in contexts.iter_rows(named=True) if c["context_id"] in picked}
     items = []
-    for (system, context_id, block_id), part in first.filter(pl.col("context_id").is_in(picked)).sort("turn").group_by(
-        "system", "context_id", "block_id", maintain_order=True
+    for (system, context_id, block_id), part in (
+        first.filter(pl.col("context_id").is_in(picked))
+        .sort("turn")
+        .group_by("system", "context_id", "block_id", maintain_order=True)
     ):
         if system not in systems:
             continue
@@ -172,8 +174,10 @@ def agreement(sheets: Sequence[Path], key: pl.DataFrame, judgments: pl.DataFrame
         raise SheetError("two sheets have the same file name; name each annotator's file differently")
     mean_human = human.group_by(ITEM, "criterion").agg(human=pl.col("score").mean())
     both = mean_human.join(judge_scores(judgments, key), on=[ITEM, "criterion"], how="inner")
-    overall = both.group_by(ITEM).agg(pl.col("human").mean(), pl.col("judge").mean(), pl.len().alias("k")).filter(
-        pl.col("k") == len(criteria)
+    overall = (
+        both.group_by(ITEM)
+        .agg(pl.col("human").mean(), pl.col("judge").mean(), pl.len().alias("k"))
+        .filter(pl.col("k") == len(criteria))
     )  # an item's overall only when every criterion was rated and judged
     out: dict = {"annotators": human["annotator"].n_unique(), "items_rated": human[ITEM].n_unique(),
                  "scores": human.height}  # fmt: skip

@@ -181,8 +181,12 @@ def turn_scores(judgments: pl.DataFrame) -> pl.DataFrame:
 def heatmap(conversations: pl.DataFrame, scores: pl.DataFrame, display: Mapping[str, str]) -> pl.DataFrame:
     """type × agent: the mean overall of that agent's turns with that type, and how many turns."""
     turns = conversations.filter(pl.col("role") == "agent").join(scores, on=["type", "context_id", "position"])
-    cells = turns.group_by("type", "speaker").agg(overall=pl.col("overall").mean().round(2), turns=pl.len().cast(pl.Int64))
-    return cells.with_columns(agent=pl.col("speaker").replace_strict(display, default=pl.col("speaker"))).sort("type", "agent")
+    cells = turns.group_by("type", "speaker").agg(
+        overall=pl.col("overall").mean().round(2), turns=pl.len().cast(pl.Int64)
+    )
+    return cells.with_columns(agent=pl.col("speaker").replace_strict(display, default=pl.col("speaker"))).sort(
+        "type", "agent"
+    )
 
 
 def study_metrics(conversations: pl.DataFrame, scores: pl.DataFrame, cells: pl.DataFrame) -> dict:

@@ -38,7 +38,9 @@ def distinct_n(texts: Sequence[str], n: int) -> float | None:
     return len(grams) / total if total else None
 
 
-def identifiability(vectors: np.ndarray, personas: Sequence[str], replies: Sequence[object]) -> tuple[float | None, int]:
+def identifiability(
+    vectors: np.ndarray, personas: Sequence[str], replies: Sequence[object]
+) -> tuple[float | None, int]:
     """Leave-one-reply-out nearest-centroid accuracy of telling each turn's persona from its
     embedding (rows of ``vectors``, L2-normalised); returns (accuracy, turns classified).
 

@@ -141,7 +141,11 @@ def pairwise_table(metrics, datasets: Sequence[str], systems: Sequence[str]) -> 
                              str(metrics[f"{key}.pairs"])])  # fmt: skip
     if not rows:
         return None
-    bias = ", ".join(f"{d} {metrics[f'{d}.pairwise.position_bias']:+.2f}" for d in datasets if f"{d}.pairwise.position_bias" in metrics)
+    bias = ", ".join(
+        f"{d} {metrics[f'{d}.pairwise.position_bias']:+.2f}"
+        for d in datasets
+        if f"{d}.pairwise.position_bias" in metrics
+    )
     return Table(
         "MASCOT against each system, pairwise (judge, both orders)", ["dataset", "opponent", "win", "tie", "loss", "pairs"],
         rows, note=f"Each pair is judged with MASCOT's reply first and second; the judge's lean to the second position "
@@ -149,7 +153,9 @@ def pairwise_table(metrics, datasets: Sequence[str], systems: Sequence[str]) -> 
     )  # fmt: skip
 
 
-def cases(replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, str], systems: Sequence[str], n: int) -> list[Case]:
+def cases(
+    replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, str], systems: Sequence[str], n: int
+) -> list[Case]:
     """The first ``n`` contexts (one per domain first), every system's first reply to each."""
     replies = replies.filter(pl.col("speaker") != END)
     picked = contexts.filter(pl.col("context_id").is_in(replies["context_id"].unique().to_list()))
@@ -259,7 +265,9 @@ def html_page(title: str, intro: str, tables: Sequence[Table], case_list: Sequen
            f"content='width=device-width, initial-scale=1'><title>{e(title)}</title><style>{CSS}</style></head><body>",
            f"<h1>{e(title)}</h1><p>{e(intro)}</p>"]  # fmt: skip
     for t in tables:
-        out.append(f"<h2>{e(t.title)}</h2><div class='wrap'><table><tr>{''.join(f'<th>{e(h)}</th>' for h in t.header)}</tr>")
+        out.append(
+            f"<h2>{e(t.title)}</h2><div class='wrap'><table><tr>{''.join(f'<th>{e(h)}</th>' for h in t.header)}</tr>"
+        )
         for i, row in enumerate(t.rows):
             cells = "".join(
                 f"<td{' class=best' if (i, j) in t.bold else ''}{_shade(t.heat.get((i, j)))}>{e(c)}</td>"
@@ -270,7 +278,9 @@ def html_page(title: str, intro: str, tables: Sequence[Table], case_list: Sequen
     if case_list:
         out.append("<h2>Sample conversations</h2>")
     for case in case_list:
-        out.append(f"<h3>{e(case.title)}</h3><div class='context'>{'<br>'.join(e(x) for x in case.context)}</div><div class='side'>")
+        out.append(
+            f"<h3>{e(case.title)}</h3><div class='context'>{'<br>'.join(e(x) for x in case.context)}</div><div class='side'>"
+        )
         for system, turns in case.replies.items():
             body = "".join(f"<p><span class='who'>{e(who)}:</span> {e(text)}</p>" for who, text in turns)
             out.append(f"<div class='reply'><h4>{e(system)}</h4>{body}</div>")

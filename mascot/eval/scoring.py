@@ -40,6 +40,8 @@ def turn_items(turns: Iterable[Mapping], ctx: Mapping, history: list[dict], card
             history.append({"speaker": USER, "text": t["text"]})
             continue
         card = cards.get(t["speaker"], where=where)
-        items.append(JudgeItem(item_id(t), dict(ctx) | {"history": list(history)}, card, t["text"], rubrics[ctx["dataset"]]))
+        items.append(
+            JudgeItem(item_id(t), dict(ctx) | {"history": list(history)}, card, t["text"], rubrics[ctx["dataset"]])
+        )
         history.append({"speaker": card.display_name, "text": t["text"]})
     return items

@@ -114,7 +114,9 @@ class EvalEngines:
     """The engines of every system over at most two in-process backends: the base model alone, and
     π_SFT with the agents' and the director's adapters (loaded once, shared by the systems)."""
 
-    def __init__(self, base_dir, sft_dir, agents, director_dir, cards: Registry[Persona], cfg, device: str | None = None):
+    def __init__(
+        self, base_dir, sft_dir, agents, director_dir, cards: Registry[Persona], cfg, device: str | None = None
+    ):
         self.base_dir, self.sft_dir, self.agents, self.director_dir = base_dir, sft_dir, agents, director_dir
         self.cfg, self.device = cfg, device or cfg.model.device
         self.cards = Registry[Persona]("persona")

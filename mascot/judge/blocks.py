@@ -49,12 +49,16 @@ def block_items(
     rows = blocks.join(contexts, on="context_id", how="left")
     missing = rows.filter(pl.col("dataset").is_null())["candidate_id"].to_list()
     if missing:
-        raise ValueError(f"group_label: {len(missing)} block(s) refer to contexts not in the contexts table, e.g. {missing[:3]}")
+        raise ValueError(
+            f"group_label: {len(missing)} block(s) refer to contexts not in the contexts table, e.g. {missing[:3]}"
+        )
     by_dataset = group_cards(cards, groups)
     items = []
     for r in rows.iter_rows(named=True):
         if r["dataset"] not in by_dataset:
-            raise ValueError(f"group_label: block {r['candidate_id']} is from dataset '{r['dataset']}', which has no group")
+            raise ValueError(
+                f"group_label: block {r['candidate_id']} is from dataset '{r['dataset']}', which has no group"
+            )
         items.append(
             JudgeItem(r["candidate_id"], r, None, r["response"], rubric, turns=tuple(r["turns"]),
                       personas=by_dataset[r["dataset"]])

@@ -25,11 +25,26 @@ from mascot.prompts import Prompts
 from mascot.resume import RecordStore, stable_hash
 
 
-def run_judge(judge: Judge, items: list[JudgeItem], prompts: Prompts, store: RecordStore, model_key: str,
-              scoring: str, chunk_size: int, progress: Callable[..., None] = lambda d, t, fresh=True: None) -> list[list[Score]]:
+def run_judge(
+    judge: Judge,
+    items: list[JudgeItem],
+    prompts: Prompts,
+    store: RecordStore,
+    model_key: str,
+    scoring: str,
+    chunk_size: int,
+    progress: Callable[..., None] = lambda d, t, fresh=True: None,
+) -> list[list[Score]]:
     def key(item: JudgeItem, criterion) -> str:
-        return stable_hash(judge.name, model_key, item.rubric.name, item.rubric.version, scoring,
-                           criterion.name, judge_messages(prompts, item, criterion, "logprobs"))
+        return stable_hash(
+            judge.name,
+            model_key,
+            item.rubric.name,
+            item.rubric.version,
+            scoring,
+            criterion.name,
+            judge_messages(prompts, item, criterion, "logprobs"),
+        )
 
     results: list[list[Score]] = []
     for start in range(0, len(items), chunk_size):
@@ -135,12 +150,16 @@ def aggregate(judgments: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_pairs(candidates: pl.DataFrame, scores: pl.DataFrame, delta: float, max_per_group: int | None) -> pl.DataFrame:
+def build_pairs(
+    candidates: pl.DataFrame, scores: pl.DataFrame, delta: float, max_per_group: int | None
+) -> pl.DataFrame:
     """Within each (context, persona): every two candidates whose aggregates differ by ≥ δ,
     the higher one chosen. Identical texts never pair (they carry no preference)."""
     scored = candidates.join(scores.filter(pl.col("score").is_not_null()), on="candidate_id")
     rows = []
-    for (context_id, persona), group in scored.sort("candidate_id").group_by("context_id", "persona", maintain_order=True):
+    for (context_id, persona), group in scored.sort("candidate_id").group_by(
+        "context_id", "persona", maintain_order=True
+    ):
         pairs = []
         for a, b in itertools.combinations(group.iter_rows(named=True), 2):
             hi, lo = (a, b) if a["score"] >= b["score"] else (b, a)
@@ -149,21 +168,32 @@ def build_pairs(candidates: pl.DataFrame, scores: pl.DataFrame, delta: float, ma
                 pairs.append((margin, hi, lo))
         pairs.sort(key=lambda p: (-p[0], p[1]["candidate_id"], p[2]["candidate_id"]))
         for _margin, hi, lo in pairs[:max_per_group]:
-            rows.append({
-                "pair_id": f"{hi['candidate_id']}>{lo['candidate_id']}",
-                "context_id": context_id,
-                "persona": persona,
-                "chosen_id": hi["candidate_id"],
-                "rejected_id": lo["candidate_id"],
-                "chosen": hi["response"],
-                "rejected": lo["response"],
-                "score_chosen": hi["score"],
-                "score_rejected": lo["score"],
-                "margin": hi["score"] - lo["score"],
-            })
-    schema = {"pair_id": pl.Utf8, "context_id": pl.Utf8, "persona": pl.Utf8, "chosen_id": pl.Utf8,
-              "rejected_id": pl.Utf8, "chosen": pl.Utf8, "rejected": pl.Utf8, "score_chosen": pl.Float64,
-              "score_rejected": pl.Float64, "margin": pl.Float64}
+            rows.append(
+                {
+                    "pair_id": f"{hi['candidate_id']}>{lo['candidate_id']}",
+                    "context_id": context_id,
+                    "persona": persona,
+                    "chosen_id": hi["candidate_id"],
+                    "rejected_id": lo["candidate_id"],
+                    "chosen": hi["response"],
+                    "rejected": lo["response"],
+                    "score_chosen": hi["score"],
+                    "score_rejected": lo["score"],
+                    "margin": hi["score"] - lo["score"],
+                }
+            )
+    schema = {
+        "pair_id": pl.Utf8,
+        "context_id": pl.Utf8,
+        "persona": pl.Utf8,
+        "chosen_id": pl.Utf8,
+        "rejected_id": pl.Utf8,
+        "chosen": pl.Utf8,
+        "rejected": pl.Utf8,
+        "score_chosen": pl.Float64,
+        "score_rejected": pl.Float64,
+        "margin": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 

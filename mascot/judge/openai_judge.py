@@ -67,7 +67,9 @@ class OpenAIJudge:
 
         ep = self.endpoint
         # retries are ours (counted, Retry-After honoured), so the client's own are off
-        async with AsyncOpenAI(base_url=ep.base_url, api_key=api_key(ep), timeout=ep.timeout_s, max_retries=0) as client:
+        async with AsyncOpenAI(
+            base_url=ep.base_url, api_key=api_key(ep), timeout=ep.timeout_s, max_retries=0
+        ) as client:
             gate = asyncio.Semaphore(ep.max_concurrency)
             jobs = [self._criterion(client, gate, it, c) for it in items for c in it.rubric.criteria]
             flat = await asyncio.gather(*jobs)
@@ -83,7 +85,9 @@ class OpenAIJudge:
             if ask:
                 self.stats.reasks += 1
             method = self.method
-            reply, error, tries = await self._request(client, gate, judge_messages(self.prompts, item, criterion, method), method)
+            reply, error, tries = await self._request(
+                client, gate, judge_messages(self.prompts, item, criterion, method), method
+            )
             attempts += tries
             if reply is None:  # transport budget spent
                 self.stats.failures += 1
@@ -103,7 +107,11 @@ class OpenAIJudge:
             return parse_json_score(choice.message.content or "")
         content = choice.logprobs.content if choice.logprobs is not None else None
         if not content:
-            return None if self.cfg.scoring == "auto" else Parsed(None, choice.message.content or "", "no logprobs returned")
+            return (
+                None
+                if self.cfg.scoring == "auto"
+                else Parsed(None, choice.message.content or "", "no logprobs returned")
+            )
         probs: dict[str, float] = {}
         for alt in content[0].top_logprobs or []:
             token = alt.token.strip()
@@ -128,7 +136,9 @@ class OpenAIJudge:
             try:
                 async with gate:
                     self.stats.calls += 1
-                    resp = await client.chat.completions.create(model=ep.model, messages=messages, temperature=0.0, **kw)
+                    resp = await client.chat.completions.create(
+                        model=ep.model, messages=messages, temperature=0.0, **kw
+                    )
                 if not getattr(resp, "choices", None):
                     raise _Malformed("the server answered with no choices")
                 # The client builds responses unvalidated, so an empty choice arrives with message None;

@@ -26,8 +26,15 @@ from mascot.prompts import Prompts
 
 
 class TransformersJudge:
-    def __init__(self, cfg: JudgeConfig, model_path: str | Path, prompts: Prompts, device: str = "cpu",
-                 dtype: str = "float32", model_name: str | None = None):
+    def __init__(
+        self,
+        cfg: JudgeConfig,
+        model_path: str | Path,
+        prompts: Prompts,
+        device: str = "cpu",
+        dtype: str = "float32",
+        model_name: str | None = None,
+    ):
         self.cfg, self.prompts, self.name = cfg, prompts, cfg.name
         self.model_name = model_name or str(model_path)
         self.model, self.tokenizer = load_causal_lm(model_path, dtype, device)
@@ -41,7 +48,9 @@ class TransformersJudge:
             ids = {tuple(self.tokenizer.encode(v, add_special_tokens=False)) for v in (d, " " + d)}
             self.digit_ids[d] = sorted({t[0] for t in ids if len(t) == 1})
         if not all(self.digit_ids.values()):
-            raise ValueError(f"judge {self.name}: the tokenizer of {model_path} has no single token for every digit 1..5")
+            raise ValueError(
+                f"judge {self.name}: the tokenizer of {model_path} has no single token for every digit 1..5"
+            )
         self.method = "json" if cfg.scoring == "json" else "logprobs"
         self.answer_prefix = prompts.render("judge_answer.jinja") + " "
 
@@ -65,7 +74,9 @@ class TransformersJudge:
         common (the rubric in the system message, the context and companion they share), then each item's
         own part (its reply), then each criterion's few tokens, each on the cache of the one before."""
         tok = self.tokenizer
-        per_item = [[tok.encode(self._text(it, c), add_special_tokens=False) for c in it.rubric.criteria] for it in items]
+        per_item = [
+            [tok.encode(self._text(it, c), add_special_tokens=False) for c in it.rubric.criteria] for it in items
+        ]
         groups: dict[tuple, list[int]] = {}
         for i, it in enumerate(items):
             groups.setdefault(head_key(it), []).append(i)
@@ -95,12 +106,16 @@ class TransformersJudge:
             parsed = score_from_digit_probs(digit_p, self.cfg.min_digit_mass)
             if parsed.score is None:
                 self.stats.failures += 1
-                results[i].append(failed(criterion.name, "logprobs", 1, json.dumps({"error": parsed.error, **json.loads(parsed.raw)})))
+                results[i].append(
+                    failed(criterion.name, "logprobs", 1, json.dumps({"error": parsed.error, **json.loads(parsed.raw)}))
+                )
             else:
                 results[i].append(Score(criterion.name, parsed.score, "ok", "logprobs", 1, parsed.raw))
         return results
 
-    def _extend(self, cache, mask, seqs: list[list[int]], starts: list[int], left_pad: bool = False, logits: bool = False):
+    def _extend(
+        self, cache, mask, seqs: list[list[int]], starts: list[int], left_pad: bool = False, logits: bool = False
+    ):
         """Run ``seqs`` (one per row of ``cache``) on top of it, padded to one width; positions go on from
         ``starts``. Returns the cache, the attention mask so far and each row's length so far, or with
         ``logits`` the logits and the index of each row's last real token."""
@@ -111,7 +126,9 @@ class TransformersJudge:
             return cache, mask, starts
         fill = [[pad] * (width - len(s)) for s in seqs]
         ids = torch.tensor([f + s if left_pad else s + f for s, f in zip(seqs, fill)])
-        own = torch.tensor([[0] * len(f) + [1] * len(s) if left_pad else [1] * len(s) + [0] * len(f) for s, f in zip(seqs, fill)])
+        own = torch.tensor(
+            [[0] * len(f) + [1] * len(s) if left_pad else [1] * len(s) + [0] * len(f) for s, f in zip(seqs, fill)]
+        )
         positions = (own.cumsum(-1) - 1).clamp(min=0) if left_pad else torch.arange(width).unsqueeze(0)
         positions = positions + torch.tensor(starts).unsqueeze(1)
         full = own if mask is None else torch.cat([mask, own], dim=1)

@@ -107,10 +107,16 @@ class TransformersBackend:
 
         from transformers import TextIteratorStreamer
 
-        enc = self.tokenizer([self.render(messages)], return_tensors="pt", add_special_tokens=False).to(self.model.device)
+        enc = self.tokenizer([self.render(messages)], return_tensors="pt", add_special_tokens=False).to(
+            self.model.device
+        )
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         sample = params.temperature > 0
-        kw = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p} if sample else {"do_sample": False}
+        kw = (
+            {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+            if sample
+            else {"do_sample": False}
+        )
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -142,7 +148,11 @@ class TransformersBackend:
     def _generate_batch(self, texts: list[str], params: SamplingParams, seed: int) -> list[Generation]:
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
         sample = params.temperature > 0
-        kw = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p} if sample else {"do_sample": False}
+        kw = (
+            {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+            if sample
+            else {"do_sample": False}
+        )
         torch.manual_seed(seed)
         generated = self.model.generate(
             **enc,
