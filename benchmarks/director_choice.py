@@ -62,7 +62,7 @@ def main() -> int:
     )
     candidates = read_table("data/candidates.parquet", CANDIDATES)
     contexts = read_table("data/contexts.parquet", CONTEXTS).filter(
-        pl.col("context_id").is_in(candidates["context_id"].unique())
+        pl.col("context_id").is_in(candidates["context_id"].unique().to_list())
     )
     examples = teacher_examples(contexts, candidates, engine, cfg.groups(), args.variants, 0.0, cfg.director_sft.seed)
     shares: dict[str, list[tuple[float, float]]] = defaultdict(list)  # name → (probability, 1 / names on offer)
