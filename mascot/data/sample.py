@@ -35,6 +35,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from mascot.data.valence import VALENCE
 from mascot.yaml_files import load_yaml_model
 
 __all__ = [
@@ -56,13 +57,7 @@ __all__ = [
 
 ED_HEADER = "conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags"
 ED_SPLITS = ("train", "valid", "test")
-ED_EMOTIONS = (
-    "afraid", "angry", "annoyed", "anticipating", "anxious", "apprehensive", "ashamed", "caring",
-    "confident", "content", "devastated", "disappointed", "disgusted", "embarrassed", "excited",
-    "faithful", "furious", "grateful", "guilty", "hopeful", "impressed", "jealous", "joyful",
-    "lonely", "nostalgic", "prepared", "proud", "sad", "sentimental", "surprised", "terrified",
-    "trusting",
-)  # fmt: skip
+ED_EMOTIONS = tuple(sorted(VALENCE))  # EmpatheticDialogues' 32 labels
 QMSUM_DOMAINS = ("Academic", "Committee", "Product")
 QMSUM_SPLITS = ("train", "val", "test")
 QMSUM_KEYS = ("topic_list", "general_query_list", "specific_query_list", "meeting_transcripts")
