@@ -13,6 +13,7 @@ data/candidates.parquet); `--adapter models/director` scores the GRPO director i
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import sys
@@ -34,12 +35,19 @@ from mascot.schemas import CANDIDATES, CONTEXTS, read_table
 SPEAKER = "Speaker:"
 
 
-def name_logprob(model, tokenizer, prompt_ids: list[int], name: str) -> float:
-    """log P(" <name>\\n" | prompt ending in "Speaker:"), the way the director would write it."""
-    ids = tokenizer(f" {name}\n", add_special_tokens=False)["input_ids"]
+def name_logprobs(model, tokenizer, prompt_ids: list[int], names: list[str]) -> dict[str, float]:
+    """log P(" <name>\\n" | prompt ending in "Speaker:") for each name, the way the director would
+    write it; the prompt is encoded once and each name continues a copy of its cache."""
+    out = {}
     with torch.no_grad():
-        logits = model(torch.tensor([prompt_ids + ids])).logits[0].log_softmax(-1)
-    return sum(logits[len(prompt_ids) - 1 + i, t].item() for i, t in enumerate(ids))
+        prompt = model(torch.tensor([prompt_ids]), use_cache=True)
+        first = prompt.logits[0, -1].log_softmax(-1)
+        for name in names:
+            ids = tokenizer(f" {name}\n", add_special_tokens=False)["input_ids"]
+            rest = model(torch.tensor([ids[:-1]]), past_key_values=copy.deepcopy(prompt.past_key_values)).logits[0]
+            rest = rest.log_softmax(-1)
+            out[name] = first[ids[0]].item() + sum(rest[i, t].item() for i, t in enumerate(ids[1:]))
+    return out
 
 
 def main() -> int:
@@ -66,12 +74,13 @@ def main() -> int:
     )
     examples = teacher_examples(contexts, candidates, engine, cfg.groups(), args.variants, 0.0, cfg.director_sft.seed)
     shares: dict[str, list[tuple[float, float]]] = defaultdict(list)  # name → (probability, 1 / names on offer)
-    for example in examples:
+    states = list({id(e["state"]): e for e in examples}.values())  # the teacher gives a state one example per name
+    for example in states:
         offered = engine.eligible(example["state"])
         if len(offered) < 2:
             continue
         prompt_ids = backend.tokenizer(backend.render(example["prompt"]) + SPEAKER, add_special_tokens=False)
-        logps = {n: name_logprob(backend.model, backend.tokenizer, prompt_ids["input_ids"], n) for n in offered}
+        logps = name_logprobs(backend.model, backend.tokenizer, prompt_ids["input_ids"], offered)
         total = sum(math.exp(v) for v in logps.values())
         for name, logp in logps.items():
             shares[name].append((math.exp(logp) / total, 1 / len(offered)))
@@ -80,7 +89,7 @@ def main() -> int:
         out[f"{name}.p"] = round(sum(p for p, _ in pairs) / len(pairs), 3)
         out[f"{name}.uniform"] = round(sum(u for _, u in pairs) / len(pairs), 3)
     out["smallest_p"] = min(v for k, v in out.items() if k.endswith(".p"))
-    print(json.dumps({"adapter": args.adapter, "states": len(examples), **out}, indent=2))
+    print(json.dumps({"adapter": args.adapter, "states": len(states), **out}, indent=2))
     record(f"director_choice.{Path(args.adapter).name}", out)
     return 0
 

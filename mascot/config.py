@@ -110,7 +110,7 @@ class IngestConfig(Section):
 class PersonasConfig(Section):
     dir: str = F("configs/personas", "Folder of persona cards (*.yaml, any depth); a new file is a new persona.")
     empathetic_dialogues: list[str] = F(
-        ["the_anchor", "the_catalyst", "the_beacon", "action_guide"],
+        ["the_anchor", "the_catalyst", "the_beacon", "the_action_guide"],
         "Personas that talk with the user on EmpatheticDialogues contexts (card names).",
     )
     qmsum: list[str] = F(
@@ -524,7 +524,7 @@ class DirectorSFTConfig(Section):
         ),
         "The director's LoRA on π_SFT; grpo_director continues training this same adapter.",
     )
-    variants: int = F(3, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
+    variants: int = F(1, "Teacher states per (context, number of earlier turns), each with its own draws.", ge=1)
     end_rate: float = F(0.25, "Share of states with two or more earlier turns whose target is END.", ge=0, le=1)
     eval_fraction: float = F(
         0.2, "Share of the candidates' contexts held out for the valid-directive rate.", gt=0, lt=1

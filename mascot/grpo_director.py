@@ -348,9 +348,8 @@ def compare_director(
         ]
         logs = engine.reply(states, keys)
         scores = world.score(states)
-        turns = [
-            [t.text for t in st.history[st.reply_start :]] for st in states
-        ]  # agent turns only: no user turn in a reply
+        # agent turns only: no user turn in a reply
+        turns = [[t.text for t in st.history[st.reply_start :]] for st in states]
         for (ctx, s), st, lg, score, sim in zip(plan, states, logs, scores, embed(turns)):
             rows.append({
                 "context_id": ctx["context_id"], "dataset": ctx["dataset"], "domain": ctx["domain"], "sample_idx": s,
@@ -358,6 +357,7 @@ def compare_director(
                 "speakers": ",".join(st.reply_speakers()),
                 "turns": st.turns_this_reply(), "directives": len(lg.directives), "invalid_directives": lg.invalid,
                 "ended_by_director": lg.ended_by_director, "directives_raw": json.dumps(lg.raw, ensure_ascii=False),
+                "instructions": json.dumps([d.instruction for d in lg.directives if not d.ends], ensure_ascii=False),
                 "director_samples": sum(lg.attempts),
                 "group_rm": float(score), "redundancy": sim,
             })  # fmt: skip
@@ -369,7 +369,8 @@ def compare_director(
 def director_check_metrics(table: pl.DataFrame, groups: Mapping[str, Sequence[str]], check) -> dict:
     """Means before and after; for the group reward, the invalid-directive rate and redundancy, the
     after − before difference with a bootstrap interval over contexts (samples averaged first). Who
-    spoke: speaker entropy per dataset (averaged) and each companion's share of its group's turns."""
+    spoke: speaker entropy per dataset (averaged) and each companion's share of its group's turns; and
+    the share of distinct instructions among all the turns' instructions."""
     table = table.with_columns(invalid_rate=pl.col("invalid_directives") / pl.col("directives"))
     columns = {"group_rm": "group_rm", "invalid_rate": "invalid_directive_rate", "redundancy": "redundancy"}
     gains = paired_gains(table, ("context_id",), list(columns), check.bootstrap_resamples, check.confidence, check.seed)
@@ -397,6 +398,9 @@ def director_check_metrics(table: pl.DataFrame, groups: Mapping[str, Sequence[st
         metrics[f"speaker_entropy_{policy}"] = round(statistics.fmean(entropies), 4)
         metrics[f"speaker_share_min_{policy}"] = min(shares.values())
         metrics[f"speaker_share_{policy}"] = dict(sorted(shares.items()))
+        # one instruction for every turn is a collapse the speaker figures cannot show
+        instructions = [i for block in part["instructions"] for i in json.loads(block)]
+        metrics[f"instruction_distinct_{policy}"] = round(len(set(instructions)) / max(1, len(instructions)), 4)
         metrics[f"mean_turns_{policy}"] = round(part["turns"].mean(), 3)
         metrics[f"ended_by_director_rate_{policy}"] = round(part["ended_by_director"].mean(), 4)
     metrics["confidence"] = check.confidence

@@ -232,6 +232,7 @@ DIRECTOR_CHECK = pa.DataFrameSchema(
         "invalid_directives": pa.Column(pl.Int64, pa.Check.ge(0)),
         "ended_by_director": pa.Column(pl.Boolean),
         "directives_raw": pa.Column(pl.Utf8),  # JSON list of what the director wrote (last sample per directive)
+        "instructions": pa.Column(pl.Utf8),  # JSON list of the instructions the agents were given, turn by turn
         "director_samples": pa.Column(pl.Int64, pa.Check.ge(0)),  # director samples over the block's directives
         "group_rm": pa.Column(pl.Float64),
         "redundancy": pa.Column(pl.Float64, nullable=True),  # null: fewer than two turns

@@ -18,7 +18,7 @@ from mascot.eval.evaluate import (
     pairwise_metrics,
     score_metrics,
     versus_best_baseline,
-)  # fmt: skip
+)
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.judge.labeling import agreement, judge_all
 from mascot.judge.rubric import load_rubric

@@ -17,7 +17,7 @@ from mascot.chat.state import ConversationState
 from mascot.registry import UnknownNameError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ED_GROUP = ["the_anchor", "the_catalyst", "the_beacon", "action_guide"]
+ED_GROUP = ["the_anchor", "the_catalyst", "the_beacon", "the_action_guide"]
 
 
 @pytest.fixture(scope="module")

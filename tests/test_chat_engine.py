@@ -23,9 +23,9 @@ from .conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CARDS = load_cards(REPO / "configs/personas")
-GROUP = ["the_anchor", "the_catalyst", "the_beacon", "action_guide"]
+GROUP = ["the_anchor", "the_catalyst", "the_beacon", "the_action_guide"]
 NAMES = group_names(CARDS, GROUP)
-C1_ORDER = ["the_beacon", "action_guide", "the_anchor", "the_catalyst"]  # the speaking order of context c1
+C1_ORDER = ["the_beacon", "the_action_guide", "the_anchor", "the_catalyst"]  # the speaking order of context c1
 CONTEXT = {
     "context_id": "c1", "dataset": "empathetic_dialogues", "domain": "negative", "emotion": "devastated",
     "situation": "I failed my driving test for the third time.", "query": None,
@@ -41,7 +41,7 @@ CONTEXT = {
     [
         ("Speaker: the_catalyst\nInstruction: Ask what went wrong this time.", "the_catalyst", "Ask what went wrong this time."),
         ("  Speaker: The Anchor  \n  Instruction:  Name the disappointment.  \n", "the_anchor", "Name the disappointment."),
-        ("Speaker: **action guide**\nInstruction: Suggest one concrete step.", "action_guide", "Suggest one concrete step."),
+        ("Speaker: **action guide**\nInstruction: Suggest one concrete step.", "the_action_guide", "Suggest one concrete step."),
         ("Speaker: END", END, ""),
         ("Speaker: end\nInstruction: the reply is complete", END, "the reply is complete"),
     ],
@@ -67,7 +67,7 @@ def test_valid_directives(text, speaker, instruction):
         ("Speaker: the_beacon\nInstruction: The Beacon.", "the instruction names a speaker"),
         ("", "not the two lines"),
     ],
-)  # fmt: skip
+)
 def test_invalid_directives_say_why(text, problem):
     d = parse_directive(text, NAMES)
     assert not d.valid and problem in d.problem
@@ -75,7 +75,7 @@ def test_invalid_directives_say_why(text, problem):
 
 def test_fallback_picks_who_spoke_least_in_group_order():
     assert fallback(GROUP, {}).speaker == "the_anchor"
-    d = fallback(GROUP, {"the_anchor": 1, "the_catalyst": 1, "the_beacon": 0, "action_guide": 0}, problem="bad")
+    d = fallback(GROUP, {"the_anchor": 1, "the_catalyst": 1, "the_beacon": 0, "the_action_guide": 0}, problem="bad")
     assert (d.speaker, d.instruction, d.valid, d.problem) == ("the_beacon", FALLBACK_INSTRUCTION, False, "bad")
     assert parse_directive(d.render(), NAMES).speaker == "the_beacon"
 
@@ -84,12 +84,12 @@ def test_fallback_picks_who_spoke_least_in_group_order():
     "rule, spoken, allowed",
     [
         ("least_spoken", [], GROUP),
-        ("least_spoken", ["the_beacon", "the_anchor"], ["the_catalyst", "action_guide"]),
+        ("least_spoken", ["the_beacon", "the_anchor"], ["the_catalyst", "the_action_guide"]),
         ("least_spoken", GROUP, GROUP),  # everyone spoke once: a new round
-        ("not_last", ["the_beacon", "the_anchor"], ["the_catalyst", "the_beacon", "action_guide"]),
+        ("not_last", ["the_beacon", "the_anchor"], ["the_catalyst", "the_beacon", "the_action_guide"]),
         ("any", ["the_beacon", "the_beacon"], GROUP),
     ],
-)  # fmt: skip
+)
 def test_the_speaker_rule_says_who_may_be_named_next(rule, spoken, allowed):
     assert eligible_speakers(GROUP, spoken, rule) == allowed
 
@@ -118,9 +118,16 @@ def test_the_director_reads_who_was_left_out_of_earlier_replies_first(backend):
     )
 
 
-def test_fallback_ties_go_to_who_spoke_least_in_the_whole_conversation():
-    d = fallback(GROUP, {}, earlier={"the_anchor": 2, "the_catalyst": 1, "the_beacon": 0, "action_guide": 0})
-    assert d.speaker == "the_beacon"
+def test_fallback_ties_go_to_who_spoke_least_in_the_whole_conversation(backend):
+    engine = GroupEngine(backend, CARDS, Prompts(REPO / "configs/prompts"), SETTINGS)
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    for persona in ("the_anchor", "the_catalyst", "the_anchor"):
+        state.add_agent(persona, "Hm.", None)
+    state.add_user("Thanks.")  # a new reply: nobody has spoken in it, the_beacon and the_action_guide not at all
+    first, second = [n for n in C1_ORDER if n in ("the_beacon", "the_action_guide")]  # ties: the rotated order
+    assert engine.fallback(state, "bad").speaker == first
+    state.add_agent(first, "Hm.", None)
+    assert engine.fallback(state, "bad").speaker == second  # then the other silent one, before the_catalyst
 
 
 def test_state_keeps_history_counts_and_an_extractive_record():
@@ -185,10 +192,10 @@ def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(
     assert "unknown speaker 'the_catalist'" in log.directives[1].problem
     director_prompt = scripted.calls[0][1][0]
     system, user = director_prompt[0]["content"], director_prompt[-1]["content"]
-    assert "Speaker: <the_beacon | action_guide | the_anchor | the_catalyst>" in user  # no END before a turn
+    assert "Speaker: <the_beacon | the_action_guide | the_anchor | the_catalyst>" in user  # no END before a turn
     # then only who the speaker rule offers (nobody twice before everyone once), and END
-    assert "Speaker: <the_beacon | action_guide | the_anchor | END>" in scripted.calls[2][1][0][-1]["content"]
-    assert system.index("- the_beacon:") < system.index("- action_guide:") < system.index("- the_anchor:")
+    assert "Speaker: <the_beacon | the_action_guide | the_anchor | END>" in scripted.calls[2][1][0][-1]["content"]
+    assert system.index("- the_beacon:") < system.index("- the_action_guide:") < system.index("- the_anchor:")
     # the director reads each companion's role, not the whole card (that is the agent's prompt)
     assert "- the_catalyst: The Catalyst, the Critical Thinker." in system
     assert CARDS.get("the_catalyst").description not in system
@@ -207,10 +214,10 @@ def test_end_before_anyone_spoke_is_invalid_and_the_budget_caps_the_reply(backen
     state = ConversationState.start(CONTEXT, GROUP, NAMES)
     [log] = engine.reply([state])
     # END first: the fallback speaks (first in c1's order); the_anchor twice: the second is refused by the rule
-    assert [t.speaker for t in state.agent_turns] == ["the_beacon", "the_anchor", "action_guide"]
+    assert [t.speaker for t in state.agent_turns] == ["the_beacon", "the_anchor", "the_action_guide"]
     assert log.invalid == 2 and "END before any companion" in log.directives[0].problem
     assert (
-        "the_anchor may not speak now (speaker_rule least_spoken: action_guide, the_catalyst)"
+        "the_anchor may not speak now (speaker_rule least_spoken: the_action_guide, the_catalyst)"
         in log.directives[2].problem
     )
     assert not log.ended_by_director and len(state.agent_turns) == SETTINGS.max_turns

@@ -19,7 +19,7 @@ def test_two_turns_who_and_save(tiny_group, tmp_path):
         chat.expect("You are talking with The Anchor, The Catalyst, The Beacon, Action Guide")
         chat.expect_exact(PROMPT)
         chat.sendline("My exam is tomorrow and I cannot sleep.")
-        chat.expect(r"\[director\] (the_anchor|the_catalyst|the_beacon|action_guide): ")
+        chat.expect(r"\[director\] (the_anchor|the_catalyst|the_beacon|the_action_guide): ")
         # each turn starts with the companion's name in its colour (bold ANSI), then its words
         chat.expect(r"\x1b\[3\d;1m(The Anchor|The Catalyst|The Beacon|Action Guide):")
         chat.expect_exact(PROMPT)

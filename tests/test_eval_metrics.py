@@ -62,7 +62,7 @@ def test_length_stats():
         ("<think>She is scared and I should", "She is scared and I should", False),
         ("No reasoning at all.", "No reasoning at all.", False),
     ],
-)  # fmt: skip
+)
 def test_only_the_reply_after_the_reasoning_is_shown(text, visible, closed):
     assert visible_reply(text) == (visible, closed)
 

@@ -23,7 +23,7 @@ from mascot.eval.evaluate import (
     pairwise_metrics,
     score_metrics,
     versus_best_baseline,
-)  # fmt: skip
+)
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.judge.labeling import judge_all
 from mascot.judge.rubric import load_rubric
@@ -34,7 +34,7 @@ from mascot.resume import RecordStore
 from .conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ED = ["the_anchor", "the_catalyst", "the_beacon", "action_guide"]
+ED = ["the_anchor", "the_catalyst", "the_beacon", "the_action_guide"]
 QM = ["the_facilitator", "the_analyst", "the_innovator", "the_implementer"]
 
 
@@ -212,7 +212,7 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
     auto = automatic_metrics(replies, contexts(), load_embedder(), {"empathetic_dialogues": ED, "qmsum": QM})
     # who spoke: the fixed order gives the first three companions a third of the turns each, the fourth none
     assert {p: auto[f"empathetic_dialogues.sft.speakers.{p}"] for p in ED} == {
-        **{p: pytest.approx(1 / 3, abs=1e-4) for p in ED[:3]}, "action_guide": 0.0}  # fmt: skip
+        **{p: pytest.approx(1 / 3, abs=1e-4) for p in ED[:3]}, "the_action_guide": 0.0}  # fmt: skip
     assert auto["empathetic_dialogues.sft.auto.speaker_entropy"] == pytest.approx(math.log(3) / math.log(4), abs=1e-4)
     assert not any(".single.speakers." in k for k in auto)  # π_SFT's reference speaker is no companion
     assert 0 < auto["empathetic_dialogues.mascot.auto.distinct_1"] <= 1

@@ -11,7 +11,7 @@ from mascot.personas import load_cards
 from .conftest import REPO
 
 CARDS = load_cards(REPO / "configs/personas")
-GROUP = {n: CARDS.get(n) for n in ("the_anchor", "the_catalyst", "the_beacon", "action_guide")}
+GROUP = {n: CARDS.get(n) for n in ("the_anchor", "the_catalyst", "the_beacon", "the_action_guide")}
 SPEAKERS = speakers_for(GROUP, "the_anchor", [{"speaker": "user", "text": "I failed my exam."}])
 MEETING = speakers_for(
     {n: CARDS.get(n) for n in ("the_facilitator", "the_analyst")},

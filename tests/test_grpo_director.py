@@ -13,7 +13,7 @@ from mascot.agents import Agents
 from mascot.blocks import GROUP, block_id
 from mascot.chat.directive import END
 from mascot.config import profile_config
-from mascot.director_sft import teacher_examples, train_director_sft
+from mascot.director_sft import odd_first_tokens, teacher_examples, train_director_sft
 from mascot.group_rm import group_subjects
 from mascot.grpo_director import (
     DirectiveFormatReward,
@@ -245,7 +245,8 @@ def test_check_metrics_by_hand():
             rows.append({"context_id": c, "dataset": "empathetic_dialogues", "domain": "negative", "sample_idx": 0,
                          "policy": policy, "transcript": "t", "speakers": speakers, "turns": 2,
                          "directives": 2, "invalid_directives": invalid, "ended_by_director": False,
-                         "directives_raw": "[]", "director_samples": samples, "group_rm": rm,
+                         "directives_raw": "[]", "instructions": json.dumps(["Ask.", "Ask." if policy == "after" else "Plan."]),
+                         "director_samples": samples, "group_rm": rm,
                          "redundancy": 0.5 if policy == "before" else 0.25})  # fmt: skip
     table = validate(pl.DataFrame(rows), DIRECTOR_CHECK)
     check = profile_config("tiny").grpo_director.check
@@ -259,6 +260,8 @@ def test_check_metrics_by_hand():
     assert m["speaker_share_before"] == {"the_anchor": 0.5, "the_beacon": 0.0, "the_catalyst": 0.5}
     assert m["speaker_share_after"]["the_anchor"] == round(4 / 6, 4) and m["speaker_share_min_after"] == 0.0
     assert m["speaker_entropy_before"] == pytest.approx(round(math.log(2) / math.log(3), 4))
+    # 2 distinct instructions of 6 before, 1 of 6 after (one instruction for every turn)
+    assert (m["instruction_distinct_before"], m["instruction_distinct_after"]) == (round(2 / 6, 4), round(1 / 6, 4))
 
 
 # --------------------------------------------------------------------------- the warm start
@@ -271,7 +274,7 @@ def candidates(personas=PAIR):
     )  # fmt: skip
 
 
-def test_the_teacher_writes_valid_directives_for_silent_personas_from_their_cards(tiny_model):
+def test_the_teacher_names_every_silent_persona_of_a_state_once_with_a_rule_from_its_card(tiny_model):
     from mascot.chat.engine import GroupEngine, engine_settings
     from mascot.llm import get_backend
 
@@ -281,8 +284,9 @@ def test_the_teacher_writes_valid_directives_for_silent_personas_from_their_card
                          Prompts(REPO / "configs/prompts"), engine_settings(cfg.conversation))  # fmt: skip
     trio = [*PAIR, "the_beacon"]
     rows = teacher_examples(contexts(), candidates(trio), engine, {"empathetic_dialogues": trio}, 3, 0.5, seed=0)
-    assert len(rows) == 4 * 3 * 3  # 4 contexts × 0, 1 or 2 earlier turns × 3 variants
-    ends = 0
+    # 4 contexts × 3 variants × (3 silent before anyone spoke + 2 after one turn + 1 after two: END or the last)
+    assert len(rows) == 4 * 3 * (3 + 2 + 1)
+    ends, named = 0, {}
     for row in rows:
         state, target = row["state"], row["completion"][0]["content"]
         directive = engine.resolve_directive(state, target)
@@ -294,9 +298,24 @@ def test_the_teacher_writes_valid_directives_for_silent_personas_from_their_card
         else:
             assert state.spoken_this_reply()[directive.speaker] == 0  # nobody is asked to speak twice
             assert directive.instruction in CARDS.get(directive.speaker).rules
+            named.setdefault(id(state), (state, []))[1].append(directive.speaker)
     assert 0 < ends < 12  # the 12 states after two turns end at about the rate, the others never
+    # no favourite drawn by chance: a state that names anyone names each silent persona exactly once
+    for state, speakers in named.values():
+        assert sorted(speakers) == sorted(p for p, n in state.spoken_this_reply().items() if n == 0)
     again = teacher_examples(contexts(), candidates(trio), engine, {"empathetic_dialogues": trio}, 3, 0.5, seed=0)
     assert [r["completion"] for r in again] == [r["completion"] for r in rows]
+
+
+def test_a_persona_name_that_starts_unlike_the_rest_of_its_group_is_pointed_out(tiny_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    # the director writes " <name>": three names start with " the", one with " action"
+    odd = odd_first_tokens(tokenizer, ["the_anchor", "the_catalyst", "the_beacon", "action_guide"])
+    assert list(odd) == ["action_guide"] and " action_guide".startswith(odd["action_guide"])
+    assert odd_first_tokens(tokenizer, ["the_anchor", "the_catalyst", "the_beacon", "the_action_guide"]) == {}
+    assert odd_first_tokens(tokenizer, ["anchor", "catalyst"]) == {}  # no common start to be unlike
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from mascot.eval.mbti import (
     load_simulators,
     study_metrics,
     turn_scores,
-)  # fmt: skip
+)
 from mascot.eval.systems import SYSTEMS, EvalEngines
 from mascot.judge.rubric import load_rubric
 from mascot.llm import SamplingParams

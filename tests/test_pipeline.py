@@ -95,7 +95,7 @@ def test_repro_tiny_profile_end_to_end(repo):
     assert candidates.height == 6 * 4 * 2
     personas = candidates.join(contexts, on="context_id").group_by("dataset").agg(pl.col("persona").unique().sort())
     by_dataset = {r["dataset"]: r["persona"] for r in personas.iter_rows(named=True)}
-    assert by_dataset["empathetic_dialogues"] == ["action_guide", "the_anchor", "the_beacon", "the_catalyst"]
+    assert by_dataset["empathetic_dialogues"] == ["the_action_guide", "the_anchor", "the_beacon", "the_catalyst"]
     assert by_dataset["qmsum"] == ["the_analyst", "the_facilitator", "the_implementer", "the_innovator"]
     assert candidates["prompt"].str.contains("<|im_start|>assistant", literal=True).all()
     for name in STAGE1 + STAGE2:

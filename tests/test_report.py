@@ -25,7 +25,7 @@ METRICS = {
     "empathetic_dialogues.mascot_vs.sft.win": 0.5, "empathetic_dialogues.mascot_vs.sft.tie": 0.25,
     "empathetic_dialogues.mascot_vs.sft.loss": 0.25, "empathetic_dialogues.mascot_vs.sft.pairs": 4,
     "empathetic_dialogues.pairwise.position_bias": 0.4,
-    "empathetic_dialogues.mascot.speakers.the_anchor": 0.75, "empathetic_dialogues.mascot.speakers.action_guide": 0.0,
+    "empathetic_dialogues.mascot.speakers.the_anchor": 0.75, "empathetic_dialogues.mascot.speakers.the_action_guide": 0.0,
     "empathetic_dialogues.mascot.speakers.the_beacon": 0.25,
 }  # fmt: skip
 
@@ -43,7 +43,7 @@ def test_tables_shaped_like_the_papers():
     pairwise = tables["MASCOT against each system, pairwise (judge, both orders)"]
     assert pairwise.rows == [["empathetic_dialogues", "sft", "50%", "25%", "25%", "4"]] and "+0.40" in pairwise.note
     spoke = tables["Who spoke — empathetic_dialogues (share of turns)"]  # a companion never named shows 0 %
-    assert spoke.header == ["system", "the_anchor", "action_guide", "the_beacon"]
+    assert spoke.header == ["system", "the_anchor", "the_action_guide", "the_beacon"]
     assert spoke.rows == [["mascot", "75%", "0%", "25%"]]
     versus = tables["MASCOT against the best baseline (overall, 0–100)"]
     assert versus.rows == [["empathetic_dialogues", "agent", "sft", "+10.5", "[+2.0, +19.0]", "6", "better"]]

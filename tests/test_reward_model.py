@@ -30,7 +30,7 @@ from mascot.schemas import CONTEXTS, preference_pairs_schema, validate
 
 from .conftest import REPO
 
-PERSONAS = ["the_anchor", "the_catalyst", "the_beacon", "action_guide"]
+PERSONAS = ["the_anchor", "the_catalyst", "the_beacon", "the_action_guide"]
 EMOTIONS = [("sad", "negative"), ("proud", "positive"), ("anxious", "negative"), ("nostalgic", "neutral")]
 SITUATIONS = [
     "I failed my driving test for the second time",

@@ -20,7 +20,7 @@ ED_NAMES = {
     "the_anchor": "The Anchor",
     "the_catalyst": "The Catalyst",
     "the_beacon": "The Beacon",
-    "action_guide": "Action Guide",
+    "the_action_guide": "Action Guide",
 }
 
 

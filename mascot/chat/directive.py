@@ -112,14 +112,8 @@ def rotated(group: Sequence[str], key: str) -> list[str]:
     return [*group[start:], *group[:start]]
 
 
-def fallback(
-    order: Sequence[str],
-    spoken: Mapping[str, int],
-    problem: str | None = None,
-    earlier: Mapping[str, int] | None = None,
-) -> Directive:
-    """The documented fallback: whoever of ``order`` has spoken least in this reply; ties go to whoever
-    has spoken least in the whole conversation (``earlier``), then to the first in ``order``."""
-    earlier = earlier or {}
-    speaker = min(order, key=lambda name: (spoken.get(name, 0), earlier.get(name, 0), order.index(name)))
+def fallback(order: Sequence[str], spoken: Mapping[str, int], problem: str | None = None) -> Directive:
+    """The documented fallback: whoever of ``order`` has spoken least in this reply, ties to the first
+    in ``order`` (the engine's speaking order lists who spoke least in earlier replies first)."""
+    speaker = min(order, key=lambda name: (spoken.get(name, 0), order.index(name)))
     return Directive(speaker, FALLBACK_INSTRUCTION, valid=False, problem=problem)

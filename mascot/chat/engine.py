@@ -204,7 +204,7 @@ class GroupEngine:
 
     def fallback(self, state: ConversationState, problem: str | None) -> Directive:
         """The counted fallback (:func:`~mascot.chat.directive.fallback`) among those the rule offers."""
-        return fallback(self.eligible(state), state.spoken_this_reply(), problem, state.turns_per_agent())
+        return fallback(self.eligible(state), state.spoken_this_reply(), problem)
 
     def resolve_directive(self, state: ConversationState, text: str) -> Directive:
         """The directive one director sample gives in ``state``: its own when valid, else the counted

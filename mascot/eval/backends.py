@@ -191,7 +191,7 @@ class MultiAgentESC:
         aspects = {
             aspect: [t[0] for t in self._ask([self._analyst(m, q) for m in prompts], short, seeds, aspect, adapter)]
             for aspect, q in ANALYSES.items()
-        }  # fmt: skip
+        }
         analyses = [
             "\n".join(f"{aspect.capitalize()}: {aspects[aspect][i]}" for aspect in ANALYSES) for i in range(len(prompts))
         ]  # fmt: skip

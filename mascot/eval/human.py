@@ -80,7 +80,7 @@ def export_sheet(
     )  # fmt: skip
     sheet = table.select(ITEM, CONVERSATION, REPLY).with_columns(
         *[pl.lit(None, pl.Utf8).alias(c.name) for c in rubric.criteria], pl.lit(None, pl.Utf8).alias(COMMENT)
-    )  # fmt: skip
+    )
     key = table.select(ITEM, "system", "context_id", "candidate_id", "dataset").with_columns(
         rubric=pl.lit(rubric.name), rubric_version=pl.lit(rubric.version)
     )

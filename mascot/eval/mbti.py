@@ -84,7 +84,7 @@ class Simulation:
         history = [
             {"speaker": "You" if t.role == USER else state.display.get(t.speaker, t.speaker), "text": t.text}
             for t in state.history
-        ]  # fmt: skip
+        ]
         return [
             {"role": "system", "content": self.prompts.render("system.jinja", sim=sim)},
             {"role": "user", "content": self.prompts.render("turn.jinja", situation=ctx["situation"],

@@ -272,7 +272,7 @@ def html_page(title: str, intro: str, tables: Sequence[Table], case_list: Sequen
             cells = "".join(
                 f"<td{' class=best' if (i, j) in t.bold else ''}{_shade(t.heat.get((i, j)))}>{e(c)}</td>"
                 for j, c in enumerate(row)
-            )  # fmt: skip
+            )
             out.append(f"<tr>{cells}</tr>")
         out.append("</table></div>" + (f"<p class='note'>{e(t.note)}</p>" if t.note else ""))
     if case_list:

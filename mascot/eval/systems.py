@@ -136,7 +136,7 @@ class EvalEngines:
             else:
                 self._backends[weights] = policy_backend(
                     self.base_dir, self.sft_dir, self.agents, self.cfg, {DIRECTOR: self.director_dir}, self.device
-                )  # fmt: skip
+                )
         return self._backends[weights]
 
     def release(self) -> None:
