@@ -13,7 +13,7 @@ from mascot.agents import Agents
 from mascot.blocks import GROUP, block_id
 from mascot.chat.directive import END
 from mascot.config import profile_config
-from mascot.director_sft import odd_first_tokens, teacher_examples, train_director_sft
+from mascot.director_sft import WARM_META, odd_first_tokens, teacher_examples, train_director_sft
 from mascot.group_rm import group_subjects
 from mascot.grpo_director import (
     DirectiveFormatReward,
@@ -330,7 +330,9 @@ def warm(tiny_model, tmp_path_factory):
 def test_the_warm_start_trains_an_adapter_and_measures_valid_directives(warm):
     metrics, path = warm
     assert (path / "adapter_config.json").is_file() and metrics["steps"] == 2
-    assert metrics["eval_examples"] > 0 and metrics["train_examples"] > metrics["eval_examples"]
+    assert metrics["eval_examples"] > 0 and metrics["train_examples"] >= metrics["train_states"] > 0
+    held = json.loads((path / WARM_META).read_text())["held_out"]
+    assert 0 < len(held) < 4  # the valid-directive rate is measured on contexts the warm start did not train on
     assert 0 <= metrics["eval_valid_rate_before"] <= 1 and 0 <= metrics["eval_valid_rate_after"] <= 1
 
 
