@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from mascot.config import CandidatesConfig, PersonasConfig
+from mascot.format_reward import ReplyCheck, pass_rates_by, reply_check_metrics
 from mascot.llm import Backend, Message, SamplingParams
 from mascot.personas import Persona
 from mascot.prompts import Prompts, fit_history
@@ -100,3 +101,24 @@ def generate_candidates(
         progress(min(start + chunk_size, len(requests)), len(requests), fresh)
     store.compact(used)
     return rows
+
+
+def tidy_and_check(table: pl.DataFrame, contexts: pl.DataFrame, check: ReplyCheck) -> tuple[pl.DataFrame, dict]:
+    """The candidates as the chat would keep them (stopped where another speaker's line begins) and
+    the reply check's metrics on them: overall, per dataset and per persona."""
+    by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
+    texts, verdicts, datasets = [], [], []
+    for row in table.iter_rows(named=True):
+        ctx = by_id[row["context_id"]]
+        text = check.tidy(row["response"], ctx["dataset"], row["persona"], ctx["history"])
+        texts.append(text)
+        datasets.append(ctx["dataset"])
+        truncated = row["finish_reason"] == "length"
+        verdicts.append(
+            check.verdict(text, ctx["dataset"], row["persona"], ctx["history"], truncated=truncated, context=ctx)
+        )
+    metrics = reply_check_metrics(verdicts) | pass_rates_by(
+        verdicts, dataset=datasets, persona=table["persona"].to_list()
+    )
+    metrics["trimmed_at_other_speaker"] = sum(a != b.strip() for a, b in zip(texts, table["response"]))
+    return table.with_columns(response=pl.Series(texts, dtype=pl.Utf8)), metrics

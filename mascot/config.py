@@ -302,7 +302,9 @@ class PersonaRMConfig(Section):
 META_PHRASES = [
     "as an ai", "an ai language model", "as a language model", "i am an ai", "i'm an ai", "i'm just an ai",
     "as an assistant", "as your assistant", "my persona", "in character", "system prompt", "my instructions",
-    "the rules say", "1-3 sentences", "no name tag", "'s next message",
+    "the rules say", "1-3 sentences", "no name tag", "'s next message", "next message",
+    # the labels of the companion's own prompt, copied back
+    "what happened:", "the meeting:", "question on the table:", "just now in the group", "lines in your voice",
 ]  # fmt: skip
 
 
@@ -310,6 +312,7 @@ class FormatRewardConfig(Section):
     """The rules are documented in mascot/format_reward.py."""
 
     min_tokens: int = F(3, "length: fewest completion tokens a reply may have.", ge=1)
+    min_words: int = F(3, "length: fewest words a reply may have (a fragment such as 'The Anchor:' fails).", ge=1)
     max_tokens: int = F(
         44, "length: most completion tokens a reply may have; below grpo_agents.max_completion_length.", ge=1
     )
@@ -322,7 +325,9 @@ class FormatRewardConfig(Section):
     )
     meta_phrases: list[str] = F(META_PHRASES, "no_meta: phrases (case-insensitive) that are role or prompt talk.")
     weights: dict[str, float] = F(
-        {}, "Weight per rule (no_speaker_tag, no_other_voice, no_meta, length, ends_cleanly, no_loop); missing = 1."
+        {},
+        "Weight per rule (no_speaker_tag, no_other_voice, no_narration, no_meta, length, ends_cleanly, no_loop); "
+        "missing = 1.",
     )
 
     @model_validator(mode="after")
@@ -499,6 +504,9 @@ class ConversationConfig(Section):
     )
     director_max_new_tokens: int = F(32, "Tokens the director may write for one directive.", ge=8)
     agent_max_new_tokens: int = F(48, "Tokens an agent may write in one turn.", ge=8)
+    agent_repetition_penalty: float = F(
+        1.0, "Agents' repetition penalty (1 = off; transformers, vLLM); counts the prompt's tokens too.", ge=1
+    )
     temperature: float = F(0.7, "Sampling temperature of directors and agents (0 = greedy).", ge=0)
     top_p: float = F(0.9, "Nucleus sampling mass.", gt=0, le=1)
     seed: int = F(0, "Base seed; each conversation and turn derives its own.")

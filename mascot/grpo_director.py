@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import statistics
 import tempfile
@@ -363,14 +364,35 @@ def compare_director(
             })  # fmt: skip
     table = pl.DataFrame(rows, schema_overrides={"sample_idx": pl.Int64, "redundancy": pl.Float64})
     table = table.sort("context_id", "sample_idx", "policy")
-    return table, director_check_metrics(table, groups, check)
+    rules = {name: cards.get(name).rules for group in groups.values() for name in group}
+    return table, director_check_metrics(table, groups, check, rules)
 
 
-def director_check_metrics(table: pl.DataFrame, groups: Mapping[str, Sequence[str]], check) -> dict:
+def own_rule_share(speakers: Sequence[str], instructions: Sequence[str], rules: Mapping[str, Sequence[str]]) -> float:
+    """The share of instructions whose closest card rule (word-set Jaccard, over every rule of every
+    companion in ``rules``) is one of the named speaker's own: an instruction that fits the companion
+    it is given to. An instruction that shares no word with any rule counts as not its own."""
+    owners = [(name, set(_words(rule))) for name, card_rules in rules.items() for rule in card_rules]
+    own = 0
+    for speaker, instruction in zip(speakers, instructions, strict=True):
+        words = set(_words(instruction))
+        score, name = max(((len(words & w) / len(words | w), n) for n, w in owners), default=(0.0, None))
+        own += score > 0 and name == speaker
+    return own / len(instructions) if instructions else float("nan")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def director_check_metrics(
+    table: pl.DataFrame, groups: Mapping[str, Sequence[str]], check, rules: Mapping[str, Sequence[str]] | None = None
+) -> dict:
     """Means before and after; for the group reward, the invalid-directive rate and redundancy, the
     after − before difference with a bootstrap interval over contexts (samples averaged first). Who
-    spoke: speaker entropy per dataset (averaged) and each companion's share of its group's turns; and
-    the share of distinct instructions among all the turns' instructions."""
+    spoke: speaker entropy per dataset (averaged) and each companion's share of its group's turns; the
+    share of distinct instructions among all the turns' instructions; with ``rules`` (persona → its
+    card's rules) the share of instructions closest to a rule of the companion they were given to."""
     table = table.with_columns(invalid_rate=pl.col("invalid_directives") / pl.col("directives"))
     columns = {"group_rm": "group_rm", "invalid_rate": "invalid_directive_rate", "redundancy": "redundancy"}
     gains = paired_gains(table, ("context_id",), list(columns), check.bootstrap_resamples, check.confidence, check.seed)
@@ -401,6 +423,9 @@ def director_check_metrics(table: pl.DataFrame, groups: Mapping[str, Sequence[st
         # one instruction for every turn is a collapse the speaker figures cannot show
         instructions = [i for block in part["instructions"] for i in json.loads(block)]
         metrics[f"instruction_distinct_{policy}"] = round(len(set(instructions)) / max(1, len(instructions)), 4)
+        if rules is not None:  # The Innovator's "keep ideas feasible" handed to The Anchor is not its own
+            speakers = [s for block in part["speakers"] for s in block.split(",") if s]
+            metrics[f"instruction_own_card_{policy}"] = round(own_rule_share(speakers, instructions, rules), 4)
         metrics[f"mean_turns_{policy}"] = round(part["turns"].mean(), 3)
         metrics[f"ended_by_director_rate_{policy}"] = round(part["ended_by_director"].mean(), 4)
     metrics["confidence"] = check.confidence

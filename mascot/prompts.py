@@ -21,8 +21,9 @@ SFT_SPEAKER = {"empathetic_dialogues": "the listener", "qmsum": "the next partic
 #: name the ones it renders, so `dvc repro` refuses a stage whose template is missing).
 PIPELINE_TEMPLATES = (
     "companion_system.jinja", "context_user.jinja", "director_system.jinja", "director_user.jinja",
-    "group_system.jinja", "group_turn_user.jinja", "judge_answer.jinja", "judge_group_user.jinja",
-    "judge_pair_user.jinja", "judge_system.jinja", "judge_user.jinja", "persona_system.jinja", "sft_system.jinja",
+    "group_system.jinja", "judge_answer.jinja", "judge_group_user.jinja", "judge_pair_user.jinja",
+    "judge_system.jinja", "judge_user.jinja", "persona_system.jinja", "sft_system.jinja",
+    "situation.jinja",
 )  # fmt: skip
 # Far above any prompt budget (max_prompt_tokens): a longer template is a pasted file, not a prompt.
 MAX_TEMPLATE_CHARS = 20_000
@@ -73,6 +74,10 @@ def check_templates(directory: str | Path, required: tuple[str, ...] = ()) -> No
 
 
 class Prompts:
+    #: The role of another companion's turn in a companion's prompt: "user" (as AutoGen's group chat hands
+    #: another agent's message to a model) or "assistant" (benchmarks/framing.py measures both).
+    others: str = "user"
+
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
         check_templates(self.directory)
@@ -86,15 +91,37 @@ class Prompts:
         except jinja2.UndefinedError as exc:
             raise ValueError(f"prompt template '{self.directory / name}': {exc}") from None
 
-    def persona_messages(
-        self, persona: Persona, context: Mapping[str, Any], history: list | None = None
+    def chat_messages(
+        self,
+        system_template: str,
+        context: Mapping[str, Any],
+        history: list | None = None,
+        own: str | None = None,
+        **variables: Any,
     ) -> list[Message]:
-        """System = the persona card; user = the context and what to write."""
-        variables = context_vars(context, history)
-        return [
-            {"role": "system", "content": self.render("persona_system.jinja", persona=persona, **variables)},
-            {"role": "user", "content": self.render("context_user.jinja", speaker=persona.display_name, **variables)},
-        ]
+        """A companion's prompt as a chat: the system message from ``system_template`` (the card, the
+        situation, the instruction), then the conversation as chat turns (:func:`chat_turns`), so a chat model answers the conversation instead of
+        continuing a transcript. ``own`` is the speaking companion's display name (its earlier turns
+        become its assistant turns)."""
+        ctx = context_vars(context, history)
+        system = self.render(system_template, **ctx, **variables)
+        return [{"role": "system", "content": system}, *chat_turns(ctx["history"], own, context, self.others)]
+
+    def persona_messages(
+        self,
+        persona: Persona,
+        context: Mapping[str, Any],
+        history: list | None = None,
+        instruction: str | None = None,
+        template: str = "persona_system.jinja",
+        **variables: Any,
+    ) -> list[Message]:
+        """One companion's turn: its card (``template``) and the director's ``instruction`` in the
+        system message, the conversation as chat turns. Candidates, both GRPO stages, rollouts,
+        evaluation and chat all ask a companion through here."""
+        return self.chat_messages(
+            template, context, history, own=persona.display_name, persona=persona, instruction=instruction, **variables
+        )
 
     def group_messages(
         self, personas: tuple[Persona, ...], context: Mapping[str, Any], history: list | None = None
@@ -114,13 +141,43 @@ class Prompts:
         return self.group_messages(subject, context, history)
 
     def sft_messages(self, context: Mapping[str, Any], history: list | None = None) -> list[Message]:
-        """The persona-free prompt π_SFT learns to answer with the human reference turn."""
-        variables = context_vars(context, history)
-        speaker = SFT_SPEAKER[context["dataset"]]
-        return [
-            {"role": "system", "content": self.render("sft_system.jinja", **variables)},
-            {"role": "user", "content": self.render("context_user.jinja", speaker=speaker, **variables)},
-        ]
+        """The persona-free prompt π_SFT learns to answer with the human reference turn, in the
+        companions' chat framing (the data's listener turns are its own assistant turns)."""
+        return self.chat_messages("sft_system.jinja", context, history, instruction=None)
+
+
+#: Speakers of the data whose turns are the group's own side of the chat: EmpatheticDialogues' listener.
+GROUP_SIDE = frozenset({"companion"})
+#: Speakers of the data who are the one person the group talks with (never named in a chat turn).
+PERSON = frozenset({"user"})
+
+
+def chat_turns(
+    history: list,
+    own: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    others: str = "user",
+    names: bool = False,
+) -> list[Message]:
+    """The conversation as chat roles, the way group-chat frameworks hand it to a model: the speaking
+    companion's own earlier turns (and EmpatheticDialogues' listener's, the side the group took over)
+    are ``assistant`` turns; the person's, a meeting participant's and, with ``others="user"``,
+    another companion's are ``user`` turns; all plain text with no name in front (``names`` puts
+    "Name: " before the others' turns, to measure it): shown "Name: text" lines, a small chat model
+    writes the next line of the transcript, often as somebody else (docs/method.md, "The companions'
+    framing"). A conversation that opens with the group gets the situation as its first user turn,
+    so the model always answers somebody."""
+    messages: list[Message] = []
+    for turn in history:
+        mine = turn["speaker"] == own or turn["speaker"] in GROUP_SIDE
+        group = mine or (turn.get("role") == "agent" and others == "assistant")
+        named = names and not mine and turn["speaker"] not in PERSON
+        text = f"{turn['speaker']}: {turn['text']}" if named else turn["text"]
+        messages.append({"role": "assistant" if group else "user", "content": text})
+    if not messages or messages[0]["role"] != "user":
+        opening = (context or {}).get("situation") or "Hello."
+        messages.insert(0, {"role": "user", "content": opening})
+    return messages
 
 
 def context_vars(context: Mapping[str, Any], history: list | None) -> dict[str, Any]:

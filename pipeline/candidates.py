@@ -4,8 +4,9 @@ from pathlib import Path
 
 import polars as pl
 
-from mascot.candidates import build_requests, generate_candidates
+from mascot.candidates import build_requests, generate_candidates, tidy_and_check
 from mascot.data.sampling import sample_contexts
+from mascot.format_reward import ReplyCheck
 from mascot.llm import SamplingParams, get_backend
 from mascot.personas import load_cards
 from mascot.progress import Progress
@@ -35,9 +36,8 @@ def main(args, cfg):
     else:
         backend = get_backend("openai")(gen.endpoint)
         fingerprint = stable_hash(backend.model_name)
-    requests = build_requests(
-        contexts, load_cards(cfg.personas.dir), cfg.personas, Prompts(cfg.prompts_dir), backend.count_tokens, c
-    )
+    cards = load_cards(cfg.personas.dir)
+    requests = build_requests(contexts, cards, cfg.personas, Prompts(cfg.prompts_dir), backend.count_tokens, c)
     store = RecordStore(Path(args.resume))
     log.info("%d requests; %d results already in %s", len(requests), store.loaded, args.resume)
     params = SamplingParams(temperature=c.temperature, top_p=c.top_p, max_new_tokens=c.max_new_tokens)
@@ -60,6 +60,7 @@ def main(args, cfg):
         seed=pl.col("seed").cast(pl.Int64),
         completion_tokens=pl.col("completion_tokens").cast(pl.Int64),
     )
+    table, checked = tidy_and_check(table, contexts, ReplyCheck(cfg.format_reward, cards, cfg.groups()))
     write_table(table, args.out, CANDIDATES)
     distinct = table.group_by("context_id", "persona").agg(pl.col("response").n_unique() / pl.len())
     write_metrics(
@@ -72,7 +73,8 @@ def main(args, cfg):
             "truncated_rate": round((table["finish_reason"] == "length").mean(), 4),
             "empty_rate": round((table["response"].str.strip_chars() == "").mean(), 4),
             "distinct_within_group": round(distinct[:, -1].mean(), 4),
-        },
+        }
+        | checked,
     )
 
 

@@ -20,6 +20,7 @@ from mascot.eval.evaluate import (
     versus_best_baseline,
 )
 from mascot.eval.systems import SYSTEMS, EvalEngines
+from mascot.format_reward import ReplyCheck
 from mascot.judge.labeling import agreement, judge_all
 from mascot.judge.rubric import load_rubric
 from mascot.personas import load_cards
@@ -69,7 +70,8 @@ def main(args, cfg):
     for scores, family in ((per_turn, "agent"), (per_reply, "collective")):
         metrics |= versus_best_baseline(scores, family, ev.bootstrap_resamples, ev.confidence, ev.seed)
     write_bars(Path(args.plots), {"agent": per_turn, "collective": per_reply})
-    metrics |= automatic_metrics(replies, held, load_embedder(ev.embedder), cfg.groups())
+    check = ReplyCheck(cfg.format_reward, engines.cards, cfg.groups())
+    metrics |= automatic_metrics(replies, held, load_embedder(ev.embedder), cfg.groups(), check)
     metrics |= format_rates
     metrics |= pairwise_metrics(judgments, held, ev.tie_margin)
     metrics |= agreement(judgments)

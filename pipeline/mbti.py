@@ -9,6 +9,7 @@ from mascot.agents import Agents
 from mascot.data.sampling import sample_contexts
 from mascot.eval.mbti import Simulation, converse, heatmap, judge_items, load_simulators, study_metrics, turn_scores
 from mascot.eval.systems import SYSTEMS, EvalEngines
+from mascot.format_reward import ReplyCheck
 from mascot.judge.labeling import judge_all
 from mascot.judge.rubric import load_rubric
 from mascot.llm import SamplingParams
@@ -62,7 +63,11 @@ def main(args, cfg):
     display = {n: engines.cards.get(n).display_name for n in engines.cards}
     cells = heatmap(conversations, scores, display)
     write_table(cells.select("type", "agent", "overall", "turns"), Path(args.plots) / "heatmap.csv", MBTI_HEATMAP)
-    write_metrics(args.metrics, study_metrics(conversations, scores, cells) | judge_metrics)
+    check = ReplyCheck(cfg.format_reward, engines.cards, cfg.groups())
+    write_metrics(
+        args.metrics,
+        study_metrics(conversations, scores, cells) | judge_metrics | check.table_metrics(conversations, held),
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 from mascot.eval.human import export_sheet, instructions
 from mascot.eval.report import build_tables, cases, html_page, markdown, mbti_table
 from mascot.eval.systems import reference_cards
+from mascot.format_reward import ReplyCheck
 from mascot.judge.rubric import load_rubric
 from mascot.personas import load_cards
 from mascot.schemas import CONTEXTS, EVAL_REPLIES, HUMAN_EVAL_KEY, MBTI_HEATMAP, read_table, write_table
@@ -31,7 +32,10 @@ def main(args, cfg):
     tables = build_tables(metrics, systems, cfg.ingest.datasets)
     heatmap = mbti_table(read_table(args.mbti_heatmap, MBTI_HEATMAP), read_metrics(args.mbti_metrics), cfg.mbti.system)
     tables += [heatmap] if heatmap else []
-    case_list = cases(replies, contexts, display, systems, cfg.report.cases)
+    for card in reference_cards().values():  # the `single` system's speakers
+        cards.add(card.name, card)
+    check = ReplyCheck(cfg.format_reward, cards, cfg.groups())
+    case_list = cases(replies, contexts, display, systems, cfg.report.cases, check)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.md").write_text(markdown("MASCOT evaluation", intro, tables, case_list) + "\n", encoding="utf-8")

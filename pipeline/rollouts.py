@@ -7,6 +7,7 @@ import polars as pl
 from mascot.agents import Agents
 from mascot.blocks import generate_rollouts
 from mascot.data.sampling import sample_contexts
+from mascot.format_reward import ReplyCheck
 from mascot.personas import load_cards
 from mascot.progress import Progress
 from mascot.resume import RecordStore, fingerprint_dir, stable_hash
@@ -38,7 +39,8 @@ def main(args, cfg):
         rows, schema_overrides={"sample_idx": pl.Int64, "turn": pl.Int64, "directive_problem": pl.Utf8}
     )
     write_table(table, args.out, ROLLOUTS)
-    write_metrics(args.metrics, rollout_metrics(table))
+    check = ReplyCheck(cfg.format_reward, cards, groups)
+    write_metrics(args.metrics, rollout_metrics(table) | check.table_metrics(table, contexts))
 
 
 if __name__ == "__main__":

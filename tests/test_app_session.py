@@ -65,7 +65,7 @@ def test_a_streamed_reply_is_the_batched_reply(group):
 
 def test_streamed_pieces_hold_back_whitespace_at_the_turns_edges(group, monkeypatch):
     """A client that concatenates the pieces sees exactly the stored turn, never a stray space."""
-    monkeypatch.setattr(group.engine.backend, "stream", lambda *a, **k: iter(["  Hi", " there ", " \n", "friend.  ", " "]),
+    monkeypatch.setattr(group.engine.backend, "stream", lambda *a, **k: iter(["  Hi", " there. ", " \n", "Friend.  ", " "]),
                         raising=False)  # fmt: skip
     context = {"context_id": "c", "dataset": "empathetic_dialogues", "domain": "negative", "emotion": "sad",
                "situation": "x", "query": None, "history": [{"speaker": "user", "text": "x"}]}  # fmt: skip
@@ -73,7 +73,33 @@ def test_streamed_pieces_hold_back_whitespace_at_the_turns_edges(group, monkeypa
     events = list(group.engine.stream_reply(state, key="w"))
     first_turn = next(e for e in events if isinstance(e, TurnEvent))
     pieces = [e.text for e in events[: events.index(first_turn)] if isinstance(e, TokenEvent)]
-    assert pieces == ["Hi", " there", "  \nfriend."] and first_turn.text == "Hi there  \nfriend."
+    # shown a finished sentence at a time: a turn is kept up to its last finished sentence
+    assert pieces == ["Hi there.", "  \nFriend."] and first_turn.text == "Hi there.  \nFriend."
+
+
+@pytest.mark.parametrize(
+    "stream, shown",
+    [
+        # another speaker's line begins: the turn ends before it, and nothing of it was shown
+        (
+            ["I hear you.", " That is hard.\nThe Cat", "alyst: What if", " you tried?"],
+            ["I hear you.", " That is hard."],
+        ),
+        # cut at the token budget mid-sentence: kept up to the last finished sentence
+        (["That sounds so hard. I am", " here and I"], ["That sounds so hard."]),
+        # a reply that never finishes a sentence is kept whole, shown at its end
+        (["so much to carry"], ["so much to carry"]),
+    ],
+)
+def test_a_streamed_turn_is_what_the_chat_keeps(group, monkeypatch, stream, shown):
+    monkeypatch.setattr(group.engine.backend, "stream", lambda *a, **k: iter(stream), raising=False)
+    context = {"context_id": "c", "dataset": "empathetic_dialogues", "domain": "negative", "emotion": "sad",
+               "situation": "x", "query": None, "history": [{"speaker": "user", "text": "x"}]}  # fmt: skip
+    state = ConversationState.start(context, ED_GROUP, {p: group.cards.get(p).display_name for p in ED_GROUP})
+    events = list(group.engine.stream_reply(state, key="w"))
+    first_turn = next(e for e in events if isinstance(e, TurnEvent))
+    pieces = [e.text for e in events[: events.index(first_turn)] if isinstance(e, TokenEvent)]
+    assert pieces == shown and first_turn.text == "".join(shown)
 
 
 def test_session_turns_save_and_reset(group, tmp_path):
@@ -108,7 +134,10 @@ def test_emotion_is_optional_and_checked(group):
     system, user = group.engine.agent_messages(
         session.state, "the_anchor", session.group.engine.resolve_directive(session.state, "")
     )
-    assert "feels" not in user["content"] and "Their situation: Work has been a lot lately." in user["content"]
+    assert "The person feels" not in system["content"] and user == {
+        "role": "user",
+        "content": "Work has been a lot lately.",
+    }
     with pytest.raises(KeyError, match="(?i)did you mean 'anxious'"):
         group.session(GROUP_MODEL, emotion="anxius")
     with pytest.raises(ValueError, match="empty message"):

@@ -136,7 +136,9 @@ def test_state_keeps_history_counts_and_an_extractive_record():
     state.add_agent("the_anchor", "That must sting. Three times is a lot to carry.", Directive("the_anchor", "x"))
     state.add_agent("the_catalyst", "What felt different this time?", None)
     assert state.record == ["The Anchor: That must sting.", "The Catalyst: What felt different this time?"]
-    assert state.as_history()[1] == {"speaker": "The Anchor", "text": "That must sting. Three times is a lot to carry."}
+    assert state.as_history()[1] == {
+        "speaker": "The Anchor", "text": "That must sting. Three times is a lot to carry.", "role": "agent"
+    }  # fmt: skip
     state.add_user("The parking, again.")
     assert state.spoken_this_reply() == dict.fromkeys(GROUP, 0) and state.turns_per_agent()["the_anchor"] == 1
     with pytest.raises(ValueError, match="not in this group"):
@@ -199,10 +201,15 @@ def test_directed_reply_follows_valid_directives_and_falls_back_on_invalid_ones(
     # the director reads each companion's role, not the whole card (that is the agent's prompt)
     assert "- the_catalyst: The Catalyst, the Critical Thinker." in system
     assert CARDS.get("the_catalyst").description not in system
-    # the agent saw its card, the conversation and the director's instruction
+    # the agent saw its card and the director's instruction in its system message, and the
+    # conversation as chat turns: the person's words as user turns, no transcript, no director
     agent_prompt = scripted.calls[1][1][0]
-    assert "You are The Catalyst" in agent_prompt[0]["content"]
-    assert "The director asks The Catalyst: Ask one question." in agent_prompt[1]["content"]
+    assert (
+        "You are The Catalyst" in agent_prompt[0]["content"] and "Now: Ask one question." in agent_prompt[0]["content"]
+    )
+    assert [m["role"] for m in agent_prompt[1:]] == ["user"] * len(CONTEXT["history"])
+    assert [m["content"] for m in agent_prompt[1:]] == [t["text"] for t in CONTEXT["history"]]
+    assert not any("director" in m["content"].lower() for m in agent_prompt[1:])
     # the second director call saw what was covered and the turn counts
     second = scripted.calls[2][1][0][1]["content"]
     assert "- The Catalyst: " in second and "The Catalyst 1" in second and "(2 left)" in second
@@ -281,5 +288,6 @@ def test_long_conversations_are_trimmed_to_the_prompt_budget(backend):
     engine.reply([state])
     messages = engine.agent_messages(state, "the_beacon", Directive("the_beacon", "Cheer."))
     assert backend.count_tokens(messages) <= 1000
-    assert "Turn 29" in messages[1]["content"] and "Turn 0:" not in messages[1]["content"]
+    chat = "\n".join(m["content"] for m in messages[1:])
+    assert "Turn 29:" in chat and "Turn 0:" not in chat
     assert backend.count_tokens(engine.director_messages(state)) <= 1000

@@ -50,8 +50,10 @@ def test_identifiability_needs_two_personas_elsewhere():
 
 
 def test_length_stats():
-    assert length_stats(["a b c", "d"], [2, 1, 3]) == {"words_per_turn": 2.0, "turns_per_reply": 2.0}
-    assert length_stats([], []) == {"words_per_turn": None, "turns_per_reply": None}
+    assert length_stats(["a b c", "d", "e f"], [2, 1, 3]) == {
+        "words_per_turn": 2.0, "words_per_turn_median": 2.0, "turns_per_reply": 2.0
+    }  # fmt: skip
+    assert length_stats([], []) == {"words_per_turn": None, "words_per_turn_median": None, "turns_per_reply": None}
 
 
 @pytest.mark.parametrize(
@@ -86,10 +88,13 @@ class Scripted:
 def test_hidden_reasoning_asks_for_it_gives_room_and_counts_misses():
     inner = Scripted(["<think>x</think> Hi.", "forgot the format"])
     wrapped = HiddenReasoning(inner, extra_tokens=32)
-    out = wrapped.generate([[{"role": "user", "content": "Hello"}]] * 2, SamplingParams(max_new_tokens=16), [1, 2])
+    chat = [{"role": "system", "content": "You are The Anchor."}, {"role": "user", "content": "Hello"}]
+    out = wrapped.generate([chat] * 2, SamplingParams(max_new_tokens=16), [1, 2])
     assert [g.text for g in out] == ["Hi.", "forgot the format"]
     prompts, params, _ = inner.calls[0]
-    assert prompts[0][-1]["content"].startswith("Hello\n") and "<think>" in prompts[0][-1]["content"]
+    # asked in the system message, beside the companion's own instructions; the person's words stay theirs
+    assert prompts[0][0]["content"].startswith("You are The Anchor.\n") and "<think>" in prompts[0][0]["content"]
+    assert prompts[0][1] == {"role": "user", "content": "Hello"}
     assert params.max_new_tokens == 48 and wrapped.tally == {"replies": 2, "misses": 1}
     assert wrapped.format_rates() == {"reasoning_format_rate": 0.5}
 
@@ -123,7 +128,7 @@ ESC_SCRIPT = [
 def test_multiagent_esc_deliberates_votes_and_reflects():
     inner = Scripted([*ESC_SCRIPT, "That sounds so painful. I am here."])
     esc = MultiAgentESC(inner, strategies=2, agents=3, analysis_tokens=16)
-    persona = [{"role": "system", "content": "You are The Anchor."}, {"role": "user", "content": "User: My dog died."}]
+    persona = [{"role": "system", "content": "You are The Anchor."}, {"role": "user", "content": "My dog died."}]
     out = esc.generate([persona], SamplingParams(max_new_tokens=40, temperature=0.7), [5])
     assert [g.text for g in out] == ["That sounds so painful. I am here."]  # the reflection on the winner
 
@@ -138,12 +143,15 @@ def test_multiagent_esc_deliberates_votes_and_reflects():
     assert len(deliberation[0]) == 3 and len(set(deliberation[2])) == 3  # three deliberators, own seeds
     assert "Cause: Their dog died." in deliberation[0][0][-1]["content"]
     # Question named twice, Reflection once: both kept, most named first; the persona writes each
-    assert [m[0]["content"] for m in drafts[0]] == ["You are The Anchor."] * 2
-    assert drafts[0][0][-1]["content"].endswith("strategy: Question.")
-    assert drafts[0][1][-1]["content"].endswith("strategy: Reflection of Feelings.")
+    # the strategy goes into the persona's system message; the person's words stay the last turn
+    assert all(
+        m[0]["content"].startswith("You are The Anchor.\n") and m[-1]["content"] == "My dog died." for m in drafts[0]
+    )
+    assert drafts[0][0][0]["content"].endswith("strategy: Question.")
+    assert drafts[0][1][0]["content"].endswith("strategy: Reflection of Feelings.")
     assert drafts[1].max_new_tokens == 40
     assert "1. Do you want to talk about it?\n2. That sounds so painful." in votes[0][0][-1]["content"]
-    assert "Your draft reply: That sounds so painful." in reflection[0][0][-1]["content"]  # two votes for reply 2
+    assert "Your draft reply: That sounds so painful." in reflection[0][0][0]["content"]  # two votes for reply 2
     assert esc.format_rates() == {"strategy_format_rate": round(2 / 3, 4), "vote_format_rate": round(2 / 3, 4)}
 
 

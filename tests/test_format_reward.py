@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mascot.config import ConfigError, FormatRewardConfig, MascotConfig, parse_config
-from mascot.format_reward import RULES, FormatRules, speakers_for
+from mascot.format_reward import RULES, FormatRules, pass_rates_by, reply_check_metrics, speakers_for, tidy_reply
 from mascot.personas import load_cards
 
 from .conftest import REPO
@@ -115,9 +115,9 @@ def test_no_loop():
 def test_reward_is_the_weighted_share_of_rules_passed():
     verdict = check("User: thanks.", n_tokens=2)  # tag + length(2 < 3)
     assert set(verdict.failed()) == {"no_speaker_tag", "length"}
-    assert verdict.reward == pytest.approx(4 / 6)
+    assert verdict.reward == pytest.approx(5 / 7)  # 7 rules, 2 failed
     weighted = FormatRules(FormatRewardConfig(weights={"length": 4.0})).check("User: thanks.", 2, False, SPEAKERS, "")
-    assert weighted.reward == pytest.approx(4 / 9)
+    assert weighted.reward == pytest.approx(5 / 10)  # passed 5 of weight 1; failed 1 + 4
     assert all(0 <= check(t).reward <= 1 for t in ("", "x", GOOD, "User: " * 30))
 
 
@@ -138,3 +138,62 @@ def test_length_range_and_generation_cap_are_checked_together():
     raw["format_reward"]["max_tokens"] = raw["grpo_agents"]["max_completion_length"]
     with pytest.raises(ConfigError, match="format_reward.max_tokens"):
         parse_config(raw)
+
+
+# Replies the pipeline wrote with the transcript framing (data/candidates.parquet, data/rollouts.parquet,
+# data/eval_replies.parquet, `mascot chat` and `mascot serve` on the committed group of 0b179e4):
+# the reply check must fail every one, each for the reason a reader would give.
+WRITTEN_BEFORE = [
+    ("The Catalyst:", {"no_speaker_tag", "length"}),
+    (
+        "The implementer: \nMr. Owen Hughes: And Mr. Helen Park, I'm looking forward to it.",
+        {"no_speaker_tag", "no_other_voice"},
+    ),
+    ("The anchor: The anchor:", {"no_speaker_tag"}),
+    ("The director: If you're going to judge me, do it now.", {"no_speaker_tag", "no_meta"}),
+    ("The catalyst responds: what would change if you tried again?", {"no_speaker_tag", "no_narration"}),
+    ("The Beacon smiles, auburn and proud.", {"no_narration"}),
+    ("The director is looking for creative ideas to keep the group going.", {"no_meta"}),
+    ("The Anchor's next message:", {"no_narration", "no_meta"}),
+    ("The Creative One: let us try something new together.", {"no_speaker_tag"}),
+    ("Suzy Davies AM: I think that's very true, actually.", {"no_speaker_tag"}),
+]
+
+
+@pytest.mark.parametrize("text, reasons", WRITTEN_BEFORE)
+def test_the_reply_check_fails_what_the_old_framing_wrote(text, reasons):
+    qmsum = {n: CARDS.get(n) for n in ("the_facilitator", "the_analyst", "the_innovator", "the_implementer")}
+    speakers = speakers_for(qmsum, "the_analyst", []) if "implementer" in text else SPEAKERS
+    assert reasons <= set(failed(text, speakers=speakers))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Here's a thought: what if you tried again tomorrow, slowly?",
+        "Building on what The Catalyst said, it's okay to feel this way.",
+        "I hear you. Anchor, I agree with what you said about rest.",
+        "The director of finance said the budget is tight this year.",
+        "It makes sense to pause. Step 1: breathe in slowly.",
+    ],
+)
+def test_the_reply_check_passes_plain_speech_that_names_people(text):
+    assert failed(text) == []
+
+
+def test_tidy_reply_stops_at_another_speaker_and_at_the_last_finished_sentence():
+    assert tidy_reply("That is hard. Take it slow.\nThe Catalyst: What if", SPEAKERS) == "That is hard. Take it slow."
+    assert (
+        tidy_reply('That is hard. Take it slow and "breathe." Then we', SPEAKERS)
+        == 'That is hard. Take it slow and "breathe."'
+    )
+    assert tidy_reply("so hard and", SPEAKERS) == "so hard and"  # no finished sentence: kept whole
+    assert tidy_reply("Hi. I am", SPEAKERS) == "Hi. I am"  # a finished sentence under three words is no reply
+
+
+def test_reply_check_metrics_give_the_pass_rate_and_the_failure_mix():
+    verdicts = [check(GOOD), check("The Catalyst:"), check("User: thanks.", n_tokens=2)]
+    out = reply_check_metrics(verdicts)
+    assert out["format_pass_rate"] == round(1 / 3, 4) and out["format_turns"] == 3
+    assert out["format_fail.no_speaker_tag"] == round(2 / 3, 4) and out["format_fail.no_loop"] == 0
+    assert pass_rates_by(verdicts, persona=["a", "b", "a"]) == {"a.format_pass_rate": 0.5, "b.format_pass_rate": 0.0}

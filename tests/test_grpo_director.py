@@ -433,3 +433,20 @@ def test_a_reward_model_of_the_wrong_kind_is_refused(group_rm):
     with pytest.raises(ValueError, match="a group reward model where a persona reward model is needed"):
         RewardModel.load(group_rm, kind="persona")
     assert RewardModel.load(group_rm, kind="group").kind == "group"
+
+
+def test_an_instruction_counts_as_its_own_when_its_closest_rule_is_the_named_companions():
+    from mascot.grpo_director import own_rule_share
+
+    rules = {
+        "the_anchor": ["Do not give advice or action plans; leave problem-solving to others in the group."],
+        "the_innovator": ["Keep ideas feasible within the constraints the group has stated."],
+    }
+    speakers = ["the_anchor", "the_anchor", "the_innovator", "the_anchor"]
+    instructions = [
+        "Do not give advice; leave problem-solving to others.",  # The Anchor's own rule
+        "Keep ideas feasible within the constraints.",  # The Innovator's rule handed to The Anchor
+        "Keep ideas feasible within the constraints the group has stated.",  # its own
+        "Zzz.",  # shares no word with any rule
+    ]
+    assert own_rule_share(speakers, instructions, rules) == 0.5

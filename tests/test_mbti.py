@@ -110,10 +110,12 @@ def test_each_type_opens_and_the_group_replies_each_round(study):
     )
     state.add_user("It hurts.")
     state.add_agent(group[0], "I am here.", None)
-    system, user = simulation.messages(picked[0], state)
+    system, opening, mine, theirs = simulation.messages(picked[0], state)
     assert "INTJ" in system["content"] and picked[0].style in system["content"]
-    assert "My dog died." in user["content"] and "You: It hurts." in user["content"] and "sad" in user["content"]
-    assert f"{engines.cards.get(group[0]).display_name}: I am here." in user["content"]
+    assert "My dog died." in system["content"] and "sad" in system["content"]
+    # the chat seen from the user's side: its own words are its assistant turns, the group's its user turns
+    assert opening["role"] == "user" and mine == {"role": "assistant", "content": "It hurts."}
+    assert theirs == {"role": "user", "content": "I am here."}
     # different types write different opening messages for the same context
     openings = conversations.filter(pl.col("position") == 0).sort("context_id", "type")
     assert openings.filter(pl.col("context_id") == "ed1")["text"].n_unique() == 2

@@ -7,9 +7,13 @@ import subprocess
 
 import polars as pl
 
+from mascot.config import FormatRewardConfig
 from mascot.eval.report import build_tables, cases, html_page, markdown, mbti_table
+from mascot.eval.systems import reference_cards
+from mascot.format_reward import ReplyCheck
+from mascot.personas import load_cards
 
-from .conftest import ARTIFACTS, require_chromium
+from .conftest import ARTIFACTS, REPO, require_chromium
 
 SYSTEMS = ["mascot", "sft", "single"]
 METRICS = {
@@ -27,6 +31,7 @@ METRICS = {
     "empathetic_dialogues.pairwise.position_bias": 0.4,
     "empathetic_dialogues.mascot.speakers.the_anchor": 0.75, "empathetic_dialogues.mascot.speakers.the_action_guide": 0.0,
     "empathetic_dialogues.mascot.speakers.the_beacon": 0.25,
+    "empathetic_dialogues.mascot.auto.format_pass_rate": 0.9, "empathetic_dialogues.sft.auto.format_pass_rate": 0.8,
 }  # fmt: skip
 
 
@@ -39,7 +44,8 @@ def test_tables_shaped_like_the_papers():
     assert agent.bold == {(0, 1), (0, 2)}  # MASCOT best in both columns
     assert tables["Collective metrics — negative (0–100)"].bold == {(1, 1)}
     auto = tables["Automatic metrics — empathetic_dialogues"]
-    assert (0, 1) in auto.bold and (0, 3) in auto.bold  # more distinct words, less redundancy: lower wins there
+    assert auto.header[1:3] == ["Reply check", "Median words/turn"]  # read first, beside every other figure
+    assert {(0, 1), (0, 3), (0, 5)} <= auto.bold  # more turns pass, more distinct words, less redundancy (lower wins)
     pairwise = tables["MASCOT against each system, pairwise (judge, both orders)"]
     assert pairwise.rows == [["empathetic_dialogues", "sft", "50%", "25%", "25%", "4"]] and "+0.40" in pairwise.note
     spoke = tables["Who spoke — empathetic_dialogues (share of turns)"]  # a companion never named shows 0 %
@@ -47,6 +53,37 @@ def test_tables_shaped_like_the_papers():
     assert spoke.rows == [["mascot", "75%", "0%", "25%"]]
     versus = tables["MASCOT against the best baseline (overall, 0–100)"]
     assert versus.rows == [["empathetic_dialogues", "agent", "sft", "+10.5", "[+2.0, +19.0]", "6", "better"]]
+
+
+def test_no_better_verdict_for_mascot_when_its_replies_fail_the_reply_check_more_often():
+    worse = METRICS | {"empathetic_dialogues.mascot.auto.format_pass_rate": 0.5}
+    versus = {t.title: t for t in build_tables(worse, SYSTEMS, ["empathetic_dialogues"])}[
+        "MASCOT against the best baseline (overall, 0–100)"
+    ]
+    assert versus.rows[0][-1] == "no verdict: reply check 50% against 80%"
+    unmeasured = {k: v for k, v in METRICS.items() if not k.endswith("format_pass_rate")}
+    versus = {t.title: t for t in build_tables(unmeasured, SYSTEMS, ["empathetic_dialogues"])}[
+        "MASCOT against the best baseline (overall, 0–100)"
+    ]
+    assert versus.rows[0][-1] == "no verdict: reply check not measured"
+
+
+def test_sample_conversations_mark_the_turns_that_fail_the_reply_check():
+    replies, contexts = replies_and_contexts()
+    replies = replies.with_columns(
+        text=pl.when(pl.col("turn") == 1).then(pl.lit("The Beacon: The Beacon:")).otherwise(pl.col("text"))
+    )
+    cards = load_cards(REPO / "configs/personas")
+    for card in reference_cards().values():
+        cards.add(card.name, card)
+    check = ReplyCheck(FormatRewardConfig(), cards, {"empathetic_dialogues": ["the_anchor", "the_beacon"]})
+    display = {"the_anchor": "The Anchor", "the_beacon": "The Beacon", "reference_listener": "the listener"}
+    [case] = cases(replies, contexts, display, SYSTEMS, 3, check)
+    (_, _, ok), (_, _, failed) = case.replies["mascot"]
+    assert ok is None and "no_speaker_tag" in failed
+    md = markdown("MASCOT evaluation", "intro", [], [case])
+    assert "- *The Anchor:* I'm so sorry.\n" in md and "⚠ *fails the reply check: no_speaker_tag" in md
+    assert "<span class='flag'>⚠ fails the reply check: no_speaker_tag" in html_page("x", "y", [], [case])
 
 
 def replies_and_contexts():
@@ -83,8 +120,8 @@ def test_sample_conversations_side_by_side_render_to_an_image(tmp_path):
     display = {"the_anchor": "The Anchor", "the_beacon": "The Beacon", "reference_listener": "the listener"}
     case_list = cases(replies, contexts, display, SYSTEMS, 3)
     assert len(case_list) == 1 and case_list[0].replies == {
-        "mascot": [("The Anchor", "I'm so sorry."), ("The Beacon", "He had a good life.")],
-        "single": [("the listener", "That is sad.")],
+        "mascot": [("The Anchor", "I'm so sorry.", None), ("The Beacon", "He had a good life.", None)],
+        "single": [("the listener", "That is sad.", None)],
     }
     tables = build_tables(METRICS, SYSTEMS, ["empathetic_dialogues"]) + [heatmap_table()]
     md = markdown("MASCOT evaluation", "intro", tables, case_list)

@@ -27,6 +27,7 @@ from mascot.chat.directive import (
 )
 from mascot.chat.state import ConversationState
 from mascot.config import ConversationConfig
+from mascot.format_reward import Speakers, label_pattern, other_voice_at, speakers_for, tidy_reply
 from mascot.llm import Backend, Message, SamplingParams
 from mascot.personas import Persona
 from mascot.prompts import Prompts, context_vars, fit_history
@@ -51,12 +52,12 @@ def engine_settings(cfg: ConversationConfig) -> EngineSettings:
     """The engine's settings from the ``conversation`` params (built here, not in config, which
     imports no component)."""
 
-    def params(n: int) -> SamplingParams:
-        return SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=n)
+    def params(n: int, repetition_penalty: float = 1.0) -> SamplingParams:
+        return SamplingParams(cfg.temperature, cfg.top_p, n, repetition_penalty)
 
     return EngineSettings(
-        max_turns=cfg.max_turns, max_prompt_tokens=cfg.max_prompt_tokens,
-        director=params(cfg.director_max_new_tokens), agent=params(cfg.agent_max_new_tokens), seed=cfg.seed,
+        max_turns=cfg.max_turns, max_prompt_tokens=cfg.max_prompt_tokens, director=params(cfg.director_max_new_tokens),
+        agent=params(cfg.agent_max_new_tokens, cfg.agent_repetition_penalty), seed=cfg.seed,
         speaker_rule=cfg.speaker_rule, director_attempts=cfg.director_attempts,
     )  # fmt: skip
 
@@ -82,18 +83,18 @@ class GroupEngine:
         agent_adapters: Mapping[str, str | None] | None = None,
         director_adapter: str | None = None,
         order: Order = "director",
-        agent_templates: tuple[str, str] = ("persona_system.jinja", "group_turn_user.jinja"),
+        agent_template: str = "persona_system.jinja",
         agent_vars: Mapping[str, object] | None = None,
     ):
         """``agent_adapters`` maps a persona to its adapter name on ``backend`` (missing or None:
         the backend's plain weights); ``director_adapter`` likewise for the director.
-        ``agent_templates`` are the (system, user) prompt templates of an agent's turn; evaluation
-        swaps them to take the persona card out (MASCOT-P) or to ask π_SFT as it was trained, and
-        sets ``agent_vars`` (``with_examples: False`` leaves the card's example lines out)."""
+        ``agent_template`` is the system prompt of an agent's turn; evaluation swaps it to take the
+        persona card out (MASCOT-P) or to ask π_SFT as it was trained, and sets ``agent_vars``
+        (``with_examples: False`` leaves the card's example lines out)."""
         self.backend, self.cards, self.prompts, self.settings = backend, cards, prompts, settings
         self.agent_adapters = dict(agent_adapters or {})
         self.director_adapter, self.order = director_adapter, order
-        self.agent_templates, self.agent_vars = agent_templates, dict(agent_vars or {})
+        self.agent_template, self.agent_vars = agent_template, dict(agent_vars or {})
 
     # ---------------------------------------------------------------- prompts
 
@@ -130,13 +131,9 @@ class GroupEngine:
         card = self.cards.get(persona)
 
         def build(history: list) -> list[Message]:
-            variables = context_vars(state.context, history) | self.agent_vars
-            system_template, user_template = self.agent_templates
-            system = self.prompts.render(system_template, persona=card, **variables)
-            user = self.prompts.render(
-                user_template, speaker=card.display_name, instruction=directive.instruction, **variables
+            return self.prompts.persona_messages(
+                card, state.context, history, directive.instruction, self.agent_template, **self.agent_vars
             )
-            return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
         return fit_history(build, state.as_history(), self.backend.count_tokens, self.settings.max_prompt_tokens)
 
@@ -225,7 +222,12 @@ class GroupEngine:
             messages = [self.agent_messages(states[i], directives[i].speaker, directives[i]) for i in batch]
             seeds = [derive_seed(self.settings.seed, keys[i], turn, "agent") for i in batch]
             for i, gen in zip(batch, self.backend.generate(messages, self.settings.agent, seeds, adapter)):
-                states[i].add_agent(directives[i].speaker, gen.text, directives[i])
+                speaker = directives[i].speaker
+                states[i].add_agent(speaker, tidy_reply(gen.text, self.speakers(states[i], speaker)), directives[i])
+
+    def speakers(self, state: ConversationState, persona: str) -> Speakers:
+        """Who else may be named in ``persona``'s turn: the group, the conversation's speakers."""
+        return speakers_for({n: self.cards.get(n) for n in state.group}, persona, state.as_history())
 
     def stream_reply(
         self,
@@ -257,19 +259,22 @@ class GroupEngine:
                     pieces = iter([self.backend.generate([messages], self.settings.agent, [seed], adapter)[0].text])
                 else:
                     pieces = stream(messages, self.settings.agent, seed, adapter)
-                parts: list[str] = []
-                emitted, pending = False, ""
+                speakers, text, shown = self.speakers(state, persona), "", ""
+                known = label_pattern(speakers.others)
                 for piece in pieces:
-                    parts.append(piece)
-                    # hold back whitespace at the edges, so the pieces join to the stored (stripped) turn
-                    buf = pending + piece
-                    buf = buf if emitted else buf.lstrip()
-                    keep = buf.rstrip()
-                    pending = buf[len(keep) :]
-                    if keep:
-                        yield TokenEvent(persona, keep, start=not emitted)
-                        emitted = True
-                state.add_agent(persona, "".join(parts).strip(), directive)
+                    text += piece
+                    if other_voice_at(text, known) is not None:
+                        break  # another speaker's line began: the turn ends before it
+                    # shown up to the last finished sentence: the turn is kept up to one (tidy_reply),
+                    # and another speaker's line starts only after one or a line break
+                    safe = text[: max(text.rfind(c) + 1 for c in ".!?…")].strip()
+                    if len(safe) > len(shown):
+                        yield TokenEvent(persona, safe[len(shown) :], start=not shown)
+                        shown = safe
+                kept = tidy_reply(text, speakers)
+                if len(kept) > len(shown):
+                    yield TokenEvent(persona, kept[len(shown) :], start=not shown)
+                state.add_agent(persona, kept, directive)
                 yield TurnEvent(persona, state.history[-1].text, directive)
         finally:
             self.settings, self.order = saved

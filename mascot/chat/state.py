@@ -73,11 +73,13 @@ class ConversationState:
         return sum(self.spoken_this_reply().values())
 
     def as_history(self, start: int = 0) -> list[dict[str, str]]:
-        """Turns as the prompt templates take them: agents under their display names."""
+        """Turns as the prompts take them: agents under their display names, each with its role
+        ("user" or "agent"), so a companion's prompt can tell the group's turns from the person's."""
         return [
-            {"speaker": self.display.get(t.speaker, t.speaker) if t.role == "agent" else t.speaker, "text": t.text}
+            {"speaker": self.display.get(t.speaker, t.speaker) if t.role == "agent" else t.speaker, "text": t.text,
+             "role": t.role}
             for t in self.history[start:]
-        ]
+        ]  # fmt: skip
 
     def reply_transcript(self) -> str:
         """The group's current reply as the group judge and reward model read it: one

@@ -57,8 +57,7 @@ class HiddenReasoning:
 
     @staticmethod
     def ask(messages: list[Message]) -> list[Message]:
-        *head, last = messages
-        return [*head, {**last, "content": f"{last['content']}\n{REASONING_INSTRUCTION}"}]
+        return with_system_note(messages, REASONING_INSTRUCTION)
 
     def generate(self, prompts, params: SamplingParams, seeds, adapter=None) -> list[Generation]:
         longer = replace(params, max_new_tokens=params.max_new_tokens + self.extra_tokens)
@@ -73,6 +72,21 @@ class HiddenReasoning:
     def format_rates(self) -> dict[str, float]:
         t = self.tally
         return {"reasoning_format_rate": _rate(t["replies"] - t["misses"], t["replies"])}
+
+
+def with_system_note(messages: list[Message], note: str) -> list[Message]:
+    """``messages`` with ``note`` at the end of the system message: a baseline's extra instruction
+    goes where the companion's own instructions are, and the chat turns stay the conversation's."""
+    first, *rest = messages
+    if first["role"] != "system":
+        return [{"role": "system", "content": note}, *messages]
+    return [{**first, "content": f"{first['content']}\n{note}"}, *rest]
+
+
+def transcript(messages: list[Message]) -> str:
+    """The chat turns of a companion's prompt as text for an analyst: who is who by role."""
+    label = {"user": "Person", "assistant": "Companion"}
+    return "\n".join(f"{label[m['role']]}: {m['content']}" for m in messages if m["role"] in label)
 
 
 def _rate(hits: int, total: int) -> float:
@@ -178,13 +192,12 @@ class MultiAgentESC:
     def _analyst(messages: list[Message], question: str) -> list[Message]:
         return [
             {"role": "system", "content": ANALYST_SYSTEM},
-            {"role": "user", "content": f"{messages[-1]['content']}\n\n{question}"},
+            {"role": "user", "content": f"{transcript(messages)}\n\n{question}"},
         ]
 
     @staticmethod
     def _persona(messages: list[Message], extra: str) -> list[Message]:
-        *head, last = messages
-        return [*head, {**last, "content": f"{last['content']}\n\n{extra}"}]
+        return with_system_note(messages, extra)
 
     def generate(self, prompts, params: SamplingParams, seeds, adapter=None) -> list[Generation]:
         short = replace(params, max_new_tokens=self.analysis_tokens)

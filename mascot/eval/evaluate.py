@@ -20,6 +20,7 @@ from mascot.chat.directive import END
 from mascot.eval.metrics import distinct_n, identifiability, length_stats
 from mascot.eval.scoring import criterion_scores, turn_items
 from mascot.eval.systems import EvalEngines, System
+from mascot.format_reward import ReplyCheck
 from mascot.judge import JudgeItem
 from mascot.judge.blocks import block_items, block_transcripts
 from mascot.judge.rubric import Rubric
@@ -231,12 +232,17 @@ def versus_best_baseline(scores: pl.DataFrame, family: str, resamples: int, conf
 
 
 def automatic_metrics(
-    replies: pl.DataFrame, contexts: pl.DataFrame, embedder, groups: Mapping[str, Sequence[str]] | None = None
+    replies: pl.DataFrame,
+    contexts: pl.DataFrame,
+    embedder,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    check: ReplyCheck | None = None,
 ) -> dict[str, float]:
     """distinct-1/2, redundancy between consecutive agents, persona identifiability (with its
     chance level) and length, per split and system; with ``groups`` (dataset → its personas) also who
     spoke: each persona's share of the turns (``speakers.<persona>``, 0 for one who never spoke) and
-    the normalised speaker entropy."""
+    the normalised speaker entropy; with ``check`` the share of turns that pass the reply check
+    (``format_pass_rate``), beside which every other figure must be read."""
     from mascot.embeddings import consecutive_cosines
 
     turns = replies.filter(pl.col("speaker") != END).join(
@@ -246,6 +252,8 @@ def automatic_metrics(
         return {}
     vectors = embedder.encode(turns["text"].to_list(), normalize_embeddings=True, convert_to_numpy=True, batch_size=32)
     turns = turns.with_row_index("row")
+    by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
+    passed = np.array([v.passed for v in check.turns(turns.iter_rows(named=True), by_id)]) if check else None
     out: dict[str, float] = {}
     for (split, system), part in (
         _splits(turns).sort("split", "system").group_by("split", "system", maintain_order=True)
@@ -261,6 +269,7 @@ def automatic_metrics(
             "redundancy": float(np.mean(sims)) if sims else None,
             "identifiability": acc, "identifiability_chance": 1 / part["speaker"].n_unique() if n else None,
             **length_stats(texts, [len(r) for r in rows]),
+            "format_pass_rate": float(passed[part["row"].to_numpy()].mean()) if passed is not None else None,
         }  # fmt: skip
         group = (groups or {}).get(part["dataset"][0], [])
         spoke = [s for s in part["speaker"].to_list() if s in group]

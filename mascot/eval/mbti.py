@@ -80,16 +80,17 @@ class Simulation:
         self.backend, self.prompts, self.params, self.seed = backend, prompts, params, seed
 
     def messages(self, sim: UserSimulator, state: ConversationState) -> list[dict[str, str]]:
+        """The simulated user's prompt in the companions' chat framing, seen from the other side: its
+        own earlier messages are its assistant turns, the companions' turns its user turns; the
+        group's opening question (``turn.jinja``) starts the chat."""
         ctx = state.context
-        history = [
-            {"speaker": "You" if t.role == USER else state.display.get(t.speaker, t.speaker), "text": t.text}
-            for t in state.history
-        ]
+        system = self.prompts.render("system.jinja", sim=sim, situation=ctx["situation"], emotion=ctx.get("emotion"))
+        chat = [{"role": "assistant" if t.role == USER else "user", "content": t.text} for t in state.history]
         return [
-            {"role": "system", "content": self.prompts.render("system.jinja", sim=sim)},
-            {"role": "user", "content": self.prompts.render("turn.jinja", situation=ctx["situation"],
-                                                            emotion=ctx.get("emotion"), history=history)},
-        ]  # fmt: skip
+            {"role": "system", "content": system},
+            {"role": "user", "content": self.prompts.render("turn.jinja")},
+            *chat,
+        ]
 
     def speak(self, sims: Sequence[UserSimulator], states: Sequence[ConversationState], keys: Sequence[object]) -> None:
         seeds = [derive_seed(self.seed, key, len(state.history), "user") for key, state in zip(keys, states)]

@@ -70,5 +70,6 @@ def length_stats(turn_texts: Sequence[str], turns_per_reply: Sequence[int]) -> d
     words = [len(t.split()) for t in turn_texts]
     return {
         "words_per_turn": float(np.mean(words)) if words else None,
+        "words_per_turn_median": float(np.median(words)) if words else None,
         "turns_per_reply": float(np.mean(turns_per_reply)) if len(turns_per_reply) else None,
     }

@@ -16,9 +16,13 @@ import polars as pl
 
 from mascot.chat.directive import END
 from mascot.eval.human import context_lines
+from mascot.format_reward import ReplyCheck
 from mascot.schemas import DOMAINS
 
-AUTO = [("distinct_1", "Distinct-1"), ("distinct_2", "Distinct-2"), ("redundancy", "Redundancy ↓"),
+# the reply check first and the words per turn beside the rest: a system of fragments scores well on
+# distinct-n and redundancy, so those figures are read against these
+AUTO = [("format_pass_rate", "Reply check"), ("words_per_turn_median", "Median words/turn"),
+        ("distinct_1", "Distinct-1"), ("distinct_2", "Distinct-2"), ("redundancy", "Redundancy ↓"),
         ("identifiability", "Identifiability"), ("identifiability_chance", "(chance)"),
         ("words_per_turn", "Words/turn"), ("turns_per_reply", "Turns/reply"), ("speaker_entropy", "Speaker entropy")]  # fmt: skip
 
@@ -37,7 +41,7 @@ class Table:
 class Case:
     title: str
     context: list[str]  # the situation and the conversation so far, one line each
-    replies: dict[str, list[tuple[str, str]]]  # system → [(speaker's display name, text)]
+    replies: dict[str, list[tuple[str, str, str | None]]]  # system → [(speaker's display name, text, failed check)]
 
 
 def criteria(metrics: Mapping[str, object], family: str, split: str, systems: Sequence[str]) -> list[str]:
@@ -80,8 +84,10 @@ def auto_table(metrics, split: str, systems: Sequence[str]) -> Table | None:
         values.append(nums)
     if not rows:
         return None
-    higher = [True, True, False, True, None, None, None, True]  # None: no better or worse
-    return Table(f"Automatic metrics — {split}", ["system", *(h for _, h in AUTO)], rows, bold=_best(values, higher))
+    higher = [True, None, True, True, False, True, None, None, None, True]  # None: no better or worse
+    note = ("Reply check: share of turns a companion could post as they are (no speaker tag, no other voice, no "
+            "narration, no talk of the director or the prompt, at least 3 words, a finished sentence, no loop).")  # fmt: skip
+    return Table(f"Automatic metrics — {split}", ["system", *(h for _, h in AUTO)], rows, note, _best(values, higher))
 
 
 def speakers_table(metrics, dataset: str, systems: Sequence[str]) -> Table | None:
@@ -119,6 +125,13 @@ def versus_table(metrics, datasets: Sequence[str]) -> Table | None:
                 continue
             low, high = metrics[f"{key}.ci_low"], metrics[f"{key}.ci_high"]
             verdict = "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+            ours = metrics.get(f"{dataset}.mascot.auto.format_pass_rate")
+            theirs = metrics.get(f"{dataset}.{metrics[f'{key}.baseline']}.auto.format_pass_rate")
+            if verdict == "better" and (ours is None or theirs is None or ours < theirs):
+                # a judge's preference for replies that fail the reply check more often is no win
+                verdict = "no verdict: reply check " + (
+                    "not measured" if ours is None or theirs is None else f"{ours:.0%} against {theirs:.0%}"
+                )
             rows.append([dataset, family, str(metrics[f"{key}.baseline"]), f"{metrics[f'{key}.gain']:+.1f}",
                          f"[{low:+.1f}, {high:+.1f}]", str(metrics[f"{key}.contexts"]), verdict])  # fmt: skip
     if not rows:
@@ -154,9 +167,15 @@ def pairwise_table(metrics, datasets: Sequence[str], systems: Sequence[str]) -> 
 
 
 def cases(
-    replies: pl.DataFrame, contexts: pl.DataFrame, display: Mapping[str, str], systems: Sequence[str], n: int
+    replies: pl.DataFrame,
+    contexts: pl.DataFrame,
+    display: Mapping[str, str],
+    systems: Sequence[str],
+    n: int,
+    check: ReplyCheck | None = None,
 ) -> list[Case]:
-    """The first ``n`` contexts (one per domain first), every system's first reply to each."""
+    """The first ``n`` contexts (one per domain first), every system's first reply to each, each turn
+    with the rules of the reply check it fails (``check``; None when it passes or is not checked)."""
     replies = replies.filter(pl.col("speaker") != END)
     picked = contexts.filter(pl.col("context_id").is_in(replies["context_id"].unique().to_list()))
     picked = picked.sort("domain", "context_id").unique("domain", keep="first", maintain_order=True)
@@ -169,7 +188,12 @@ def cases(
             if part.is_empty():
                 continue
             first = part.filter(pl.col("sample_idx") == part["sample_idx"].min()).sort("turn")
-            by_system[system] = [(display.get(s, s), t) for s, t in zip(first["speaker"], first["text"])]
+            failed = (
+                [", ".join(v.failed()) or None for v in check.turns(first.to_dicts(), {ctx["context_id"]: ctx})]
+                if check
+                else [None] * first.height
+            )
+            by_system[system] = [(display.get(s, s), t, f) for s, t, f in zip(first["speaker"], first["text"], failed)]
         out.append(Case(f"{ctx['dataset']} · {ctx['domain']} · {ctx['context_id']}", lines, by_system))
     return out
 
@@ -233,7 +257,7 @@ def markdown(title: str, intro: str, tables: Sequence[Table], case_list: Sequenc
     for case in case_list:
         out += [f"### {case.title}", "", *(f"> {line}  " for line in case.context), ""]
         for system, turns in case.replies.items():
-            out += [f"**{system}**", "", *(f"- *{who}:* {text}" for who, text in turns), ""]
+            out += [f"**{system}**", "", *(f"- *{who}:* {text}" + _flag(failed) for who, text, failed in turns), ""]
     return "\n".join(out)
 
 
@@ -248,8 +272,13 @@ td.best{font-weight:700;background:#eef5ea}.note{color:#666;font-size:.85rem}
 .side{display:grid;grid-template-columns:repeat(auto-fill,minmax(15rem,1fr));gap:.6rem;margin:.5rem 0 1.5rem}
 .reply{border:1px solid #ddd;border-radius:.4rem;padding:.5rem .7rem;font-size:.88rem}
 .reply h4{margin:0 0 .3rem;font-size:.9rem}.reply p{margin:.2rem 0}.who{font-weight:600}
-.wrap{overflow-x:auto}
+.wrap{overflow-x:auto}.failed{color:#7a271a}.flag{font-size:.78rem;color:#b42318;white-space:nowrap}
 """
+
+
+def _flag(failed: str | None) -> str:
+    """How a turn that fails the reply check is marked in the sample conversations."""
+    return f" ⚠ *fails the reply check: {failed}*" if failed else ""
 
 
 def _shade(level: float | None) -> str:
@@ -282,7 +311,11 @@ def html_page(title: str, intro: str, tables: Sequence[Table], case_list: Sequen
             f"<h3>{e(case.title)}</h3><div class='context'>{'<br>'.join(e(x) for x in case.context)}</div><div class='side'>"
         )
         for system, turns in case.replies.items():
-            body = "".join(f"<p><span class='who'>{e(who)}:</span> {e(text)}</p>" for who, text in turns)
+            body = "".join(
+                f"<p{' class=failed' if failed else ''}><span class='who'>{e(who)}:</span> {e(text)}"
+                + (f" <span class='flag'>⚠ fails the reply check: {e(failed)}</span>" if failed else "") + "</p>"
+                for who, text, failed in turns
+            )  # fmt: skip
             out.append(f"<div class='reply'><h4>{e(system)}</h4>{body}</div>")
         out.append("</div>")
     out.append("</body></html>")

@@ -37,9 +37,9 @@ from mascot.prompts import SFT_SPEAKER, Prompts
 from mascot.registry import Registry
 from mascot.trained_group import DIRECTOR, base_backend, policy_backend
 
-PERSONA_TEMPLATES = ("persona_system.jinja", "group_turn_user.jinja")
-NAME_ONLY_TEMPLATES = ("companion_system.jinja", "group_turn_user.jinja")
-SFT_TEMPLATES = ("sft_system.jinja", "context_user.jinja")
+PERSONA_TEMPLATE = "persona_system.jinja"
+NAME_ONLY_TEMPLATE = "companion_system.jinja"
+SFT_TEMPLATE = "sft_system.jinja"
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class System:
     weights: Literal["base", "sft"]  # the base model alone, or π_SFT (base + the merged SFT adapter)
     agents: bool  # the agents speak with their GRPO adapters
     order: Order  # "director" uses the trained director
-    agent_templates: tuple[str, str] = PERSONA_TEMPLATES
+    agent_template: str = PERSONA_TEMPLATE  # the agent's system prompt
     single: bool = False  # one reply by a reference speaker instead of the group
     examples: bool = True  # the persona card's example lines in the agent's prompt (few-shot)
     wrapper: str | None = None  # a name in WRAPPERS: how each agent turn is produced from the backend
@@ -78,7 +78,7 @@ SYSTEMS: Registry[System] = Registry("evaluation system")
 for _s in (
     System("mascot", "GRPO agents directed by the GRPO director", "sft", True, "director"),
     System("mascot_p", "MASCOT with the persona cards taken out of the agents' prompts", "sft", True, "director",
-           NAME_ONLY_TEMPLATES),
+           NAME_ONLY_TEMPLATE),
     System("mascot_c", "MASCOT's agents in a random speaking order instead of the director", "sft", True, "random"),
     System("sft", "π_SFT speaking each persona from its card, in the group's order", "sft", False, "fixed"),
     System("zero_shot", "the base model speaking each persona from its card (no example lines), in the group's order",
@@ -92,7 +92,7 @@ for _s in (
            wrapper="self_consistency"),
     System("multiagent_esc", "MultiAgentESC: analysis, strategy deliberation, a response per strategy, a vote and a "
            "self-reflection for each turn of the few_shot prompt", "base", False, "fixed", wrapper="multiagent_esc"),
-    System("single", "π_SFT alone, one reply as it was trained, no personas", "sft", False, "fixed", SFT_TEMPLATES, True),
+    System("single", "π_SFT alone, one reply as it was trained, no personas", "sft", False, "fixed", SFT_TEMPLATE, True),
 ):  # fmt: skip
     SYSTEMS.add(_s.name, _s)
 
@@ -167,7 +167,7 @@ class EvalEngines:
         return GroupEngine(
             backend, self.cards, self.prompts, settings, agent_adapters=agent_adapters,
             director_adapter=DIRECTOR if system.order == "director" else None, order=system.order,
-            agent_templates=system.agent_templates, agent_vars={"with_examples": system.examples},
+            agent_template=system.agent_template, agent_vars={"with_examples": system.examples},
         )  # fmt: skip
 
     def format_rates(self) -> dict[str, float]:

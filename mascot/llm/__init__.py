@@ -24,6 +24,7 @@ class SamplingParams:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     max_new_tokens: int = 64
+    repetition_penalty: float = 1.0  # 1 = off; above 1 makes repeating a token already in the text less likely
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,10 @@ class OpenAIBackend:
                         top_p=params.top_p,
                         max_tokens=params.max_new_tokens,
                         seed=seed,
-                    )
+                        # vLLM's name for it; sent only when set, as a hosted API refuses unknown fields
+                        **({"extra_body": {"repetition_penalty": params.repetition_penalty}}
+                           if params.repetition_penalty != 1.0 else {}),
+                    )  # fmt: skip
                 # the client builds responses unvalidated: no choices, or a choice without a message
                 if not resp.choices or resp.choices[0].message is None:
                     raise BackendError(f"{ep.base_url} (model {model!r}): the server answered without a message")

@@ -111,12 +111,7 @@ class TransformersBackend:
             self.model.device
         )
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        sample = params.temperature > 0
-        kw = (
-            {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
-            if sample
-            else {"do_sample": False}
-        )
+        kw = sampling_kwargs(params)
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -147,12 +142,7 @@ class TransformersBackend:
 
     def _generate_batch(self, texts: list[str], params: SamplingParams, seed: int) -> list[Generation]:
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-        sample = params.temperature > 0
-        kw = (
-            {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
-            if sample
-            else {"do_sample": False}
-        )
+        kw = sampling_kwargs(params)
         torch.manual_seed(seed)
         generated = self.model.generate(
             **enc,
@@ -214,3 +204,15 @@ class TransformersBackend:
             raise UnknownNameError("adapter", adapter, self.adapters)
         self.model.set_adapter(adapter)
         return nullcontext()
+
+
+def sampling_kwargs(params: SamplingParams) -> dict:
+    """``generate``'s sampling arguments for ``params`` (greedy at temperature 0)."""
+    kw = (
+        {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+        if params.temperature > 0
+        else {"do_sample": False}
+    )
+    if params.repetition_penalty != 1.0:
+        kw["repetition_penalty"] = params.repetition_penalty
+    return kw

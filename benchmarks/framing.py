@@ -1,0 +1,168 @@
+"""How the companions' prompt framing changes what the base model writes (issue 33).
+
+Real contexts from ../shared/data (EmpatheticDialogues valid, QMSum val), the base model with no
+adapter, each group of cards answering in the group's order for ``--turns`` turns (so later turns
+see other companions' words), sampled as the pipeline samples (conversation.temperature/top_p,
+agent_max_new_tokens). Per framing and dataset it prints the reply check's pass rate (the format
+rules of mascot/format_reward.py on each turn as the chat keeps it), the failure mix, median words
+per turn, prompt tokens and seconds per turn.
+
+    python benchmarks/framing.py [--contexts 6] [--turns 3] [--framings transcript,chat,chat_assistant,...]
+
+Framings:
+  transcript  the old one: card in the system message, one user message holding the conversation as
+              "Name: text" lines and "Write X's next message. The director asks X: <instruction>"
+  chat            the pipeline's: card, situation and instruction in the system message, the conversation
+                  as chat turns with no names: the companion's own earlier turns assistant turns, the
+                  person's, the meeting's and the other companions' user turns (AutoGen's way)
+  chat_assistant  as chat, the other companions' turns assistant turns (the group as one voice)
+  chat_names      as chat, a meeting participant's or another companion's turn led by "Name: "
+Needs models/base (`dvc repro base_model`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import jinja2
+import polars as pl
+
+from mascot.chat.directive import FALLBACK_INSTRUCTION, Directive
+from mascot.chat.engine import GroupEngine, engine_settings, group_names
+from mascot.chat.state import ConversationState
+from mascot.config import load_config, parse_overrides
+from mascot.data.empathetic import load_empathetic_dialogues
+from mascot.data.issues import IngestReport
+from mascot.data.qmsum import load_qmsum
+from mascot.data.sampling import sample_contexts
+from mascot.format_reward import RULES, ReplyCheck
+from mascot.llm import get_backend
+from mascot.personas import load_cards
+from mascot.prompts import Prompts, chat_turns, context_vars
+
+DATA = Path("../shared/data")
+# The framing the pipeline used before issue 33, kept here to measure against.
+OLD_USER = jinja2.Template(
+    """{% if dataset == "qmsum" %}{{ situation }}
+{% else %}{% if emotion %}The person feels {{ emotion }}. {% endif %}Their situation: {{ situation }}
+{% endif %}{% if history %}
+Conversation so far:
+{% for turn in history %}{{ turn.speaker }}: {{ turn.text }}
+{% endfor %}{% endif %}{% if query %}
+Question on the table: {{ query }}
+{% endif %}
+Write {{ speaker }}'s next message.
+The director asks {{ speaker }}: {{ instruction }}"""
+)
+
+
+class Framed(Prompts):
+    """The pipeline's prompts with one framing swapped in for a companion's turn."""
+
+    def __init__(self, directory, framing: str):
+        super().__init__(directory)
+        self.framing = framing
+        self.others = "assistant" if framing == "chat_assistant" else "user"
+
+    def persona_messages(self, persona, context, history=None, instruction=None, template="persona_system.jinja", **v):
+        if self.framing == "transcript":
+            variables = context_vars(context, history)
+            system = self.render(template, persona=persona, instruction=None, **variables, **v)
+            system = system.replace("Reply to the person in 1-3 sentences, in your own voice.", "")
+            system = system.replace("Reply to the meeting in 1-3 sentences, in your own voice.", "")
+            system += (
+                "\nReply with your own next message only: 1-3 sentences, no name tag, never speak for anyone else."
+            )
+            user = OLD_USER.render(speaker=persona.display_name, instruction=instruction, **variables)
+            return [{"role": "system", "content": system}, {"role": "user", "content": user.strip()}]
+        messages = super().persona_messages(persona, context, history, instruction, template, **v)
+        if self.framing != "chat_names":
+            return messages
+        turns = chat_turns(context_vars(context, history)["history"], persona.display_name, context, "user", names=True)
+        return [messages[0], *turns]
+
+
+def contexts(n: int, seed: int = 13) -> pl.DataFrame:
+    report = IngestReport()
+    ed = load_empathetic_dialogues(DATA / "empathetic_dialogues/valid.csv", "valid", report, max_turn_chars=400)
+    qm = load_qmsum(DATA / "qmsum", "valid", report, window_turns=4, max_turn_chars=400)
+    # n per dataset, spread over its domains
+    per = {"empathetic_dialogues": -(-n // 3), "qmsum": -(-n // 3)}
+    return pl.concat(
+        [sample_contexts(f, per[name], seed).head(n) for name, f in (("empathetic_dialogues", ed), ("qmsum", qm))]
+    )
+
+
+def run(framing: str, ctx: pl.DataFrame, cfg, cards, backend, turns: int) -> list[dict]:
+    prompts = Framed(cfg.prompts_dir, framing)
+    settings = engine_settings(cfg.conversation)
+    engine = GroupEngine(backend, cards, prompts, settings, order="fixed")
+    check = ReplyCheck(cfg.format_reward, cards, cfg.groups())
+    rows = []
+    for (dataset,), part in ctx.group_by("dataset", maintain_order=True):
+        group = cfg.groups()[dataset]
+        states = [ConversationState.start(c, group, group_names(cards, group)) for c in part.iter_rows(named=True)]
+        tokens, seconds = 0, 0.0
+        for turn in range(turns):
+            directive = Directive(group[turn % len(group)], FALLBACK_INSTRUCTION)
+            tokens += sum(backend.count_tokens(engine.agent_messages(s, directive.speaker, directive)) for s in states)
+            start = time.perf_counter()
+            engine.speak(states, [directive] * len(states), list(range(len(states))), turn)
+            seconds += time.perf_counter() - start
+        for state in states:
+            history = state.context["history"] or []
+            for t in state.agent_turns:
+                v = check.verdict(t.text, dataset, t.speaker, history, context=state.context)
+                rows.append({"framing": framing, "dataset": dataset, "text": t.text, "verdict": v,
+                             "words": len(t.text.split())})  # fmt: skip
+        n = len(states) * turns
+        for r in rows[-n:]:
+            r["prompt_tokens"], r["seconds"] = tokens / n, seconds / n
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contexts", type=int, default=6, help="contexts per dataset")
+    parser.add_argument("--turns", type=int, default=3, help="companion turns per context, in the group's order")
+    parser.add_argument("--framings", default="transcript,chat,chat_assistant,chat_names")
+    parser.add_argument("--datasets", default="", help="only these datasets (comma-separated)")
+    parser.add_argument("--show", type=int, default=3, help="replies printed per framing and dataset")
+    parser.add_argument(
+        "--set", action="append", default=[], help="a params override, e.g. conversation.agent_repetition_penalty=1.2"
+    )
+    args = parser.parse_args()
+    if not Path("models/base").exists() or not DATA.exists():
+        sys.exit("needs models/base (`dvc repro base_model`) and ../shared/data")
+    cfg = load_config("params.yaml", parse_overrides(args.set))
+    cards = load_cards(cfg.personas.dir)
+    backend = get_backend("transformers")("models/base", dtype="float32", device="cpu", batch_size=8)
+    ctx = contexts(args.contexts)
+    if args.datasets:
+        ctx = ctx.filter(pl.col("dataset").is_in(args.datasets.split(",")))
+    print(f"{ctx.height} contexts, {args.turns} turns each, base model, no adapter")
+    for framing in args.framings.split(","):
+        rows = run(framing, ctx, cfg, cards, backend, args.turns)
+        for (dataset,), part in pl.DataFrame(rows).group_by("dataset", maintain_order=True):
+            verdicts = part["verdict"].to_list()
+            mix = Counter(rule for v in verdicts for rule in v.failed())
+            summary = {
+                "framing": framing, "dataset": dataset, "turns": len(verdicts),
+                "pass_rate": round(sum(v.passed for v in verdicts) / len(verdicts), 3),
+                "median_words": statistics.median(part["words"].to_list()),
+                "prompt_tokens": round(part["prompt_tokens"][0]), "s_per_turn": round(part["seconds"][0], 2),
+                "fails": {r: mix[r] for r in RULES if mix[r]},
+            }  # fmt: skip
+            print(json.dumps(summary))
+            for text in part["text"].to_list()[: args.show]:
+                print("   ", repr(text[:160]))
+
+
+if __name__ == "__main__":
+    main()
