@@ -104,8 +104,9 @@ def generate_candidates(
 
 
 def tidy_and_check(table: pl.DataFrame, contexts: pl.DataFrame, check: ReplyCheck) -> tuple[pl.DataFrame, dict]:
-    """The candidates as the chat would keep them (stopped where another speaker's line begins) and
-    the reply check's metrics on them: overall, per dataset and per persona."""
+    """The candidates as the chat would keep them (:func:`~mascot.format_reward.tidy_reply`) and the
+    reply check's metrics on them, as rollouts and evaluation check theirs (the kept text, read alone):
+    overall, per dataset and per persona, and how many replies were trimmed."""
     by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
     texts, verdicts, datasets = [], [], []
     for row in table.iter_rows(named=True):
@@ -113,12 +114,9 @@ def tidy_and_check(table: pl.DataFrame, contexts: pl.DataFrame, check: ReplyChec
         text = check.tidy(row["response"], ctx["dataset"], row["persona"], ctx["history"])
         texts.append(text)
         datasets.append(ctx["dataset"])
-        truncated = row["finish_reason"] == "length"
-        verdicts.append(
-            check.verdict(text, ctx["dataset"], row["persona"], ctx["history"], truncated=truncated, context=ctx)
-        )
+        verdicts.append(check.verdict(text, ctx["dataset"], row["persona"], ctx["history"], context=ctx))
     metrics = reply_check_metrics(verdicts) | pass_rates_by(
         verdicts, dataset=datasets, persona=table["persona"].to_list()
     )
-    metrics["trimmed_at_other_speaker"] = sum(a != b.strip() for a, b in zip(texts, table["response"]))
+    metrics["trimmed_replies"] = sum(a != b.strip() for a, b in zip(texts, table["response"]))
     return table.with_columns(response=pl.Series(texts, dtype=pl.Utf8)), metrics
