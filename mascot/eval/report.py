@@ -80,7 +80,8 @@ def auto_table(metrics, split: str, systems: Sequence[str]) -> Table | None:
         nums = [metrics.get(f"{split}.{system}.auto.{k}") for k, _ in AUTO]
         if all(n is None for n in nums):
             continue
-        rows.append([system, *("–" if n is None else f"{n:.3g}" for n in nums)])
+        rows.append([system, *("–" if n is None else f"{n:.0%}" if k == "format_pass_rate" else f"{n:.3g}"
+                               for (k, _), n in zip(AUTO, nums))])  # fmt: skip
         values.append(nums)
     if not rows:
         return None
