@@ -92,11 +92,8 @@ def contexts(n: int, seed: int = 13) -> pl.DataFrame:
     report = IngestReport()
     ed = load_empathetic_dialogues(DATA / "empathetic_dialogues/valid.csv", "valid", report, max_turn_chars=400)
     qm = load_qmsum(DATA / "qmsum", "valid", report, window_turns=4, max_turn_chars=400)
-    # n per dataset, spread over its domains
-    per = {"empathetic_dialogues": -(-n // 3), "qmsum": -(-n // 3)}
-    return pl.concat(
-        [sample_contexts(f, per[name], seed).head(n) for name, f in (("empathetic_dialogues", ed), ("qmsum", qm))]
-    )
+    # n per dataset, spread over its three domains
+    return pl.concat([sample_contexts(frame, -(-n // 3), seed).head(n) for frame in (ed, qm)])
 
 
 def run(framing: str, ctx: pl.DataFrame, cfg, cards, backend, turns: int) -> list[dict]:
