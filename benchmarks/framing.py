@@ -47,7 +47,19 @@ from mascot.personas import load_cards
 from mascot.prompts import Prompts, chat_turns, context_vars
 
 DATA = Path("../shared/data")
-# The framing the pipeline used before issue 33, kept here to measure against.
+# The framing the pipeline used before issue 33 (persona_system.jinja and group_turn_user.jinja of
+# commit 0b179e4), kept here to measure against.
+OLD_SYSTEM = jinja2.Template(
+    """You are {{ persona.display_name }}, the {{ persona.role }}, one of several companions in a group chat\
+{% if dataset == "qmsum" %} taking part in a work meeting{% else %} supporting one person{% endif %}.
+{{ persona.description }}
+Rules:
+{% for rule in persona.rules %}- {{ rule }}
+{% endfor %}Style: {{ persona.style }}
+{% if persona.examples and with_examples %}Lines in your voice:
+{% for line in persona.examples %}- {{ line }}
+{% endfor %}{% endif %}Reply with your own next message only: 1-3 sentences, no name tag, never speak for anyone else."""
+)
 OLD_USER = jinja2.Template(
     """{% if dataset == "qmsum" %}{{ situation }}
 {% else %}{% if emotion %}The person feels {{ emotion }}. {% endif %}Their situation: {{ situation }}
@@ -72,15 +84,10 @@ class Framed(Prompts):
 
     def persona_messages(self, persona, context, history=None, instruction=None, template="persona_system.jinja", **v):
         if self.framing == "transcript":
-            variables = context_vars(context, history)
-            system = self.render(template, persona=persona, instruction=None, **variables, **v)
-            system = system.replace("Reply to the person in 1-3 sentences, in your own voice.", "")
-            system = system.replace("Reply to the meeting in 1-3 sentences, in your own voice.", "")
-            system += (
-                "\nReply with your own next message only: 1-3 sentences, no name tag, never speak for anyone else."
-            )
+            variables = context_vars(context, history) | {"with_examples": True} | v
+            system = OLD_SYSTEM.render(persona=persona, **variables)
             user = OLD_USER.render(speaker=persona.display_name, instruction=instruction, **variables)
-            return [{"role": "system", "content": system}, {"role": "user", "content": user.strip()}]
+            return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
         messages = super().persona_messages(persona, context, history, instruction, template, **v)
         if self.framing != "chat_names":
             return messages
