@@ -1,13 +1,16 @@
 """How the companions' prompt framing changes what the base model writes (issue 33).
 
 Real contexts from ../shared/data (EmpatheticDialogues valid, QMSum val), the base model with no
-adapter, each group of cards answering in the group's order for ``--turns`` turns (so later turns
-see other companions' words), sampled as the pipeline samples (conversation.temperature/top_p,
-agent_max_new_tokens). Per framing and dataset it prints the reply check's pass rate (the format
-rules of mascot/format_reward.py on each turn as the chat keeps it), the failure mix, median words
-per turn, prompt tokens and seconds per turn.
+adapter (``--trained``: π_SFT with the trained agents' adapters of models/, as the group speaks),
+each group of cards answering in the group's order for ``--turns`` turns (so later turns see other
+companions' words), sampled as the pipeline samples (conversation.temperature, top_p,
+agent_max_new_tokens, agent_min_new_tokens, agent_repetition_penalty; ``--set`` changes any). Per
+framing and dataset it prints the reply check's pass rate (the format rules of
+mascot/format_reward.py on each turn as the chat keeps it), the failure mix, median words per turn,
+prompt tokens and seconds per turn.
 
     python benchmarks/framing.py [--contexts 6] [--turns 3] [--framings transcript,chat,chat_assistant,...]
+    python benchmarks/framing.py --framings chat --trained --set conversation.agent_min_new_tokens=0
 
 Framings:
   transcript  the old one: card in the system message, one user message holding the conversation as
@@ -17,7 +20,7 @@ Framings:
                   person's, the meeting's and the other companions' user turns (AutoGen's way)
   chat_assistant  as chat, the other companions' turns assistant turns (the group as one voice)
   chat_names      as chat, a meeting participant's or another companion's turn led by "Name: "
-Needs models/base (`dvc repro base_model`).
+Needs models/base (`dvc repro base_model`); ``--trained`` models/sft and models/agents too.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 import jinja2
 import polars as pl
 
+from mascot.agents import Agents
 from mascot.chat.directive import FALLBACK_INSTRUCTION, Directive
 from mascot.chat.engine import GroupEngine, engine_settings, group_names
 from mascot.chat.state import ConversationState
@@ -103,10 +107,10 @@ def contexts(n: int, seed: int = 13) -> pl.DataFrame:
     return pl.concat([sample_contexts(frame, -(-n // 3), seed).head(n) for frame in (ed, qm)])
 
 
-def run(framing: str, ctx: pl.DataFrame, cfg, cards, backend, turns: int) -> list[dict]:
+def run(framing: str, ctx: pl.DataFrame, cfg, cards, backend, turns: int, adapters=None) -> list[dict]:
     prompts = Framed(cfg.prompts_dir, framing)
     settings = engine_settings(cfg.conversation)
-    engine = GroupEngine(backend, cards, prompts, settings, order="fixed")
+    engine = GroupEngine(backend, cards, prompts, settings, agent_adapters=adapters, order="fixed")
     check = ReplyCheck(cfg.format_reward, cards, cfg.groups())
     rows = []
     for (dataset,), part in ctx.group_by("dataset", maintain_order=True):
@@ -141,18 +145,30 @@ def main() -> None:
     parser.add_argument(
         "--set", action="append", default=[], help="a params override, e.g. conversation.agent_repetition_penalty=1.2"
     )
+    parser.add_argument("--trained", action="store_true", help="the trained agents (models/sft, models/agents)")
     args = parser.parse_args()
-    if not Path("models/base").exists() or not DATA.exists():
-        sys.exit("needs models/base (`dvc repro base_model`) and ../shared/data")
+    needs = ["models/base", *(["models/sft", "models/agents"] if args.trained else [])]
+    if not all(Path(p).exists() for p in needs) or not DATA.exists():
+        sys.exit(f"needs {', '.join(needs)} (`dvc repro` or `dvc pull`) and ../shared/data")
     cfg = load_config("params.yaml", parse_overrides(args.set))
     cards = load_cards(cfg.personas.dir)
-    backend = get_backend("transformers")("models/base", dtype="float32", device="cpu", batch_size=8)
+    adapters = None
+    if args.trained:
+        agents = Agents.load("models/agents")
+        backend = get_backend("transformers")(
+            "models/base", dtype="float32", device="cpu", batch_size=8, adapters=agents.paths(), merge="models/sft"
+        )
+        adapters = {p: agents.adapter_for(p) for names in cfg.groups().values() for p in names}
+    else:
+        backend = get_backend("transformers")("models/base", dtype="float32", device="cpu", batch_size=8)
     ctx = contexts(args.contexts)
     if args.datasets:
         ctx = ctx.filter(pl.col("dataset").is_in(args.datasets.split(",")))
-    print(f"{ctx.height} contexts, {args.turns} turns each, base model, no adapter")
+    print(
+        f"{ctx.height} contexts, {args.turns} turns each, {'trained agents' if args.trained else 'base model, no adapter'}"
+    )
     for framing in args.framings.split(","):
-        rows = run(framing, ctx, cfg, cards, backend, args.turns)
+        rows = run(framing, ctx, cfg, cards, backend, args.turns, adapters)
         for (dataset,), part in pl.DataFrame(rows).group_by("dataset", maintain_order=True):
             verdicts = part["verdict"].to_list()
             mix = Counter(rule for v in verdicts for rule in v.failed())

@@ -304,7 +304,9 @@ META_PHRASES = [
     "as an assistant", "as your assistant", "my persona", "in character", "system prompt", "my instructions",
     "the rules say", "1-3 sentences", "no name tag", "'s next message", "next message",
     # the labels of the companion's own prompt, copied back
-    "what happened:", "the meeting:", "question on the table:", "just now in the group", "lines in your voice",
+    "what happened:", "the meeting:", "question on the table:", "lines in your voice",
+    # an assistant editing a text, not a companion talking
+    "here's a revised", "here is a revised", "here's the revised", "here is the revised", "revised version of the",
 ]  # fmt: skip
 
 
@@ -403,8 +405,14 @@ class GRPOAgentsConfig(GRPOTrainConfig):
     )
     gradient_accumulation_steps: int = F(1, "Micro-steps accumulated per optimizer update.", ge=1)
     max_steps: int = F(10, "Optimizer steps (per adapter).", ge=1)
+    learning_rate: float = F(3e-3, "Peak learning rate (linear decay).", gt=0)
     beta: float = F(0.0, "KL coefficient β against π_SFT (the adapter switched off); 0 skips the reference pass.", ge=0)
-    lora: LoraConfig = F(LoraConfig(top_layers=8), "Adapter trained on top of π_SFT (the SFT adapter is merged first).")
+    lora: LoraConfig = F(
+        LoraConfig(
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], top_layers=8
+        ),
+        "Adapter trained on top of π_SFT (the SFT adapter is merged first).",
+    )
     adapter: Literal["shared", "per_persona"] = F(
         "shared",
         "shared: one persona-conditioned LoRA for every agent; per_persona: one LoRA per persona, trained one after "
@@ -417,7 +425,7 @@ class GRPOAgentsConfig(GRPOTrainConfig):
     max_prompt_tokens: int = F(384, "Prompt cap: the oldest history turns are dropped to fit.", ge=64)
     max_completion_length: int = F(48, "Tokens sampled per completion before it is cut off.", ge=8)
     reward_weights: dict[Literal["persona_rm", "format"], float] = F(
-        {"persona_rm": 1.0, "format": 3.0},
+        {"persona_rm": 0.25, "format": 3.0},
         "Weight of each reward component: persona_rm (the persona reward model) and format (the weighted share of "
         "format rules passed, in [0, 1]).",
     )
@@ -426,7 +434,7 @@ class GRPOAgentsConfig(GRPOTrainConfig):
         "Centre the persona-RM reward and divide it by its spread over the pairs it was trained on.",
     )
     check: AgentsCheckConfig = F(
-        AgentsCheckConfig(contexts_per_domain=1, samples=1), "Before/after comparison on held-out contexts."
+        AgentsCheckConfig(contexts_per_domain=1, samples=3), "Before/after comparison on held-out contexts."
     )
 
 
@@ -504,8 +512,17 @@ class ConversationConfig(Section):
     )
     director_max_new_tokens: int = F(32, "Tokens the director may write for one directive.", ge=8)
     agent_max_new_tokens: int = F(48, "Tokens an agent may write in one turn.", ge=8)
+    agent_min_new_tokens: int = F(
+        12,
+        "Tokens an agent writes before it may stop (0 = off; transformers, vLLM): a companion adds a sentence, not "
+        "'Agreed.' (benchmarks/framing.py measures it).",
+        ge=0,
+    )
     agent_repetition_penalty: float = F(
-        1.0, "Agents' repetition penalty (1 = off; transformers, vLLM); counts the prompt's tokens too.", ge=1
+        1.15,
+        "Agents' repetition penalty on the reply's own tokens (1 = off; transformers; vLLM counts the prompt too): "
+        "ends 'I'm so sorry. I'm so sorry.' loops.",
+        ge=1,
     )
     temperature: float = F(0.7, "Sampling temperature of directors and agents (0 = greedy).", ge=0)
     top_p: float = F(0.9, "Nucleus sampling mass.", gt=0, le=1)
@@ -521,6 +538,15 @@ class ConversationConfig(Section):
         "(AutoGen's max_selector_attempts).",
         ge=1,
     )
+
+    @model_validator(mode="after")
+    def _floor(self) -> ConversationConfig:
+        if self.agent_min_new_tokens >= self.agent_max_new_tokens:
+            raise ValueError(
+                f"agent_min_new_tokens ({self.agent_min_new_tokens}) must be below agent_max_new_tokens "
+                f"({self.agent_max_new_tokens})"
+            )
+        return self
 
 
 class DirectorSFTConfig(Section):

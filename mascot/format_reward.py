@@ -16,10 +16,12 @@ when every rule does. The rules, in the order they are reported:
     conversation so far, and generic chat roles (user, assistant, listener, ...).
 ``no_narration``
     No companion of the group told of in the third person at the start of a sentence ("The Beacon
-    smiles, …", "The catalyst responds …", "The Anchor's next message"): a companion speaks as
-    itself, it does not narrate a scene.
+    smiles, …", "The catalyst responds …", "The Anchor's next message"), nor the person or the
+    group ("The person is using …", "The group is now discussing …"): a companion speaks as itself
+    to them, it does not narrate a scene.
 ``no_meta``
-    No role or meta text: an assistant disclaimer ("As an AI ...", "language model"), talk about
+    No role or meta text: an assistant disclaimer ("As an AI ...", "language model") or edit ("Here's a
+    revised version …"), talk about
     the prompt ("my persona", "the rules say", "1-3 sentences", "the next message"), talk of the
     director (who is never part of the chat), or a verbatim run of ``prompt_copy_ngram`` words
     copied from the system prompt (the persona card recited back).
@@ -76,6 +78,13 @@ _GENERIC_TAG = re.compile(
     r"[\*\[\(_\s]*(?:(?:" + _TITLE_WORD + r"\s+){0,4}[A-Z][\w.'’-]*"
     r"|(?:[A-Za-z][\w.'’-]*\s+){0,4}" + SPEECH_VERBS + r")[\*\]\)_\s]*:(?!\s*\d)"
 )
+# The person or the group told of in the third person, as a narrator would ("The person is using a
+# relatable approach", "The group is now discussing"); "The person you lost …" is spoken to them.
+_AUDIENCE_NARRATION = re.compile(
+    r"(?:^|(?<=[.!?…\n]))[\s\*\"“]*(?P<name>the\s+(?:person|user|group))(?:'s\b|’s\b|\s+(?:is|was|has|had|needs|"
+    r"feels|felt|seems|says|said|responds|replies|asks|wants|shares|shared|should|will|would|can|could|might|may)\b)",
+    re.IGNORECASE,
+)
 # Talk of the director, who is never part of the chat ("the director of finance" is a person).
 _DIRECTOR = re.compile(r"\bdirector\b(?!\s+(?:of|general)\b)", re.IGNORECASE)
 
@@ -124,13 +133,18 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
+def _alternation(names: Iterable[str]) -> str:
+    """The names as one regex alternation, any run of spaces in a name matching any whitespace."""
+    return "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names)
+
+
 def label_pattern(names: Iterable[str]) -> re.Pattern | None:
-    names = [re.escape(n).replace(r"\ ", r"\s+") for n in names]
+    names = _alternation(names)
     if not names:
         return None
     # a label: optional markup (** [ ( _), the name, optional markup, a colon. A dash is not a label
     # ("You — yes, you — matter."), so it is not matched.
-    return re.compile(r"[\*\[\(_\s]*(?:the\s+)?(?P<name>" + "|".join(names) + r")[\*\]\)_\s]*:", re.IGNORECASE)
+    return re.compile(r"[\*\[\(_\s]*(?:the\s+)?(?P<name>" + names + r")[\*\]\)_\s]*:", re.IGNORECASE)
 
 
 class FormatRules:
@@ -193,13 +207,13 @@ class FormatRules:
 
     def _narration(self, text: str, speakers: Speakers) -> str | None:
         pattern = self._narration_pattern(speakers.companions)
-        m = pattern.search(text) if pattern else None
+        m = (pattern.search(text) if pattern else None) or _AUDIENCE_NARRATION.search(text)
         return f"narrates '{m.group('name')}' in the third person ('{m.group(0).strip()[:30]}')" if m else None
 
     def _narration_pattern(self, names: tuple[str, ...]) -> re.Pattern | None:
         key = ("narration", *names)
         if key not in self._patterns:
-            alts = "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names)
+            alts = _alternation(names)
             # a companion's name opening a sentence, then a lower-case word or a possessive:
             # "The Beacon smiles", "The Anchor's next message"; "Anchor, I agree" is an address
             self._patterns[key] = (
@@ -294,7 +308,7 @@ def tidy_reply(text: str, speakers: Speakers) -> str:
     the next person's line), up to its last finished sentence when one of at least three words
     exists (a reply cut at the token budget would otherwise end mid-word). The format reward sees
     replies untrimmed, so GRPO still learns to write neither; a stage's reply check sees what the
-    person sees, and the stages count the trimmed replies."""
+    person sees (candidates count the replies trimmed)."""
     at = other_voice_at(text, label_pattern(speakers.others))
     text = (text if at is None else text[:at]).strip()
     if text and text[-1] not in SENTENCE_END + CLOSERS and unicodedata.category(text[-1]) != "So":
@@ -323,9 +337,11 @@ class ReplyCheck:
     """The reply check over a stage's companion turns: the format rules on each turn as the person
     sees it, with the group and the conversation's speakers as the labels a turn must not use."""
 
-    def __init__(self, cfg: FormatRewardConfig, cards, groups: Mapping[str, Iterable[str]]):
-        """``cards`` is the persona registry, ``groups`` maps a dataset to its personas."""
-        self.rules, self.cards = FormatRules(cfg), cards
+    def __init__(self, rules: FormatRewardConfig | FormatRules, cards, groups: Mapping[str, Iterable[str]]):
+        """``rules``: the format rules or their config; ``cards`` is the persona registry, ``groups``
+        maps a dataset to its personas."""
+        self.rules = rules if isinstance(rules, FormatRules) else FormatRules(rules)
+        self.cards = cards
         self.groups = {ds: {n: cards.get(n) for n in names} for ds, names in groups.items()}
 
     def speakers(self, dataset: str, persona: str, history: Iterable[Mapping] = ()) -> Speakers:

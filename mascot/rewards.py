@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mascot.format_reward import FormatRules, FormatVerdict, speakers_for
+from mascot.format_reward import FormatRules, FormatVerdict, ReplyCheck
 from mascot.personas import Persona
 from mascot.registry import Registry
 from mascot.reward_model import RewardModel
@@ -85,8 +85,7 @@ class FormatReward(_Lookup):
     ):
         """``groups`` maps a dataset to its personas (who else is in the chat)."""
         super().__init__(contexts, cards)
-        self.rules, self.eos = rules, set(eos_token_ids)
-        self.groups = {ds: {n: cards.get(n, where=f"personas.{ds}") for n in names} for ds, names in groups.items()}
+        self.check, self.eos = ReplyCheck(rules, cards, groups), set(eos_token_ids)
 
     def verdicts(
         self,
@@ -101,10 +100,8 @@ class FormatReward(_Lookup):
         for text, n, cut, row, name, system in zip(
             texts, n_tokens, truncated, self.rows(context_ids), personas, system_prompts, strict=True
         ):
-            group = self.groups.get(row["dataset"]) or {name: self.cards.get(name)}
-            if name not in group:
-                group = {**group, name: self.cards.get(name)}
-            out.append(self.rules.check(text, n, cut, speakers_for(group, name, row["history"]), system))
+            speakers = self.check.speakers(row["dataset"], name, row["history"])
+            out.append(self.check.rules.check(text, n, cut, speakers, system))
         return out
 
     def __call__(
@@ -130,7 +127,7 @@ class FormatReward(_Lookup):
         )
         if log_metric is not None:
             log_metric("format/pass", sum(v.passed for v in verdicts) / len(verdicts))
-            for rule in self.rules.weights:
+            for rule in self.check.rules.weights:
                 log_metric(f"format/{rule}", sum(v.reasons[rule] is None for v in verdicts) / len(verdicts))
         if log_extra is not None:
             log_extra("format_reasons", [v.explain() for v in verdicts])

@@ -5,7 +5,7 @@ blinded human-evaluation sheet (reports/human_eval/) with its key."""
 from pathlib import Path
 
 from mascot.eval.human import export_sheet, instructions
-from mascot.eval.report import build_tables, cases, html_page, markdown, mbti_table
+from mascot.eval.report import build_tables, cases, html_page, markdown, mbti_table, training_table
 from mascot.eval.systems import reference_cards
 from mascot.format_reward import ReplyCheck
 from mascot.judge.rubric import load_rubric
@@ -32,6 +32,8 @@ def main(args, cfg):
     tables = build_tables(metrics, systems, cfg.ingest.datasets)
     heatmap = mbti_table(read_table(args.mbti_heatmap, MBTI_HEATMAP), read_metrics(args.mbti_metrics), cfg.mbti.system)
     tables += [heatmap] if heatmap else []
+    training = training_table(read_metrics(args.agents_metrics), read_metrics(args.director_metrics))
+    tables = ([training] if training else []) + tables
     for card in reference_cards().values():  # the `single` system's speakers
         cards.add(card.name, card)
     check = ReplyCheck(cfg.format_reward, cards, cfg.groups())
@@ -54,4 +56,7 @@ def main(args, cfg):
 
 
 if __name__ == "__main__":
-    run_stage("report", main, "metrics", "replies", "contexts", "mbti_metrics", "mbti_heatmap", "out", "human_key")
+    run_stage(
+        "report", main, "metrics", "replies", "contexts", "mbti_metrics", "mbti_heatmap", "agents_metrics",
+        "director_metrics", "out", "human_key",
+    )  # fmt: skip

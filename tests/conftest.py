@@ -299,7 +299,9 @@ def build_tiny_group(root: Path, **conversation) -> Path:
     raw["prompts_dir"] = str(REPO / "configs/prompts")
     raw["personas"]["dir"] = str(REPO / "configs/personas")
     raw["model"]["device"] = "cpu"
-    raw["conversation"].update({"agent_max_new_tokens": 12, "director_max_new_tokens": 16, **conversation})
+    raw["conversation"].update(
+        {"agent_max_new_tokens": 12, "agent_min_new_tokens": 2, "director_max_new_tokens": 16, **conversation}
+    )
     root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     base = build_tiny_model(root / "models/base")

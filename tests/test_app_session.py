@@ -153,6 +153,13 @@ def test_seed_and_temperature_make_replies_repeatable(group):
     assert reply(1) != reply(2)
 
 
+def test_a_requests_token_budget_caps_the_reply_and_lowers_the_floor_with_it(group):
+    floor = group.engine.settings.agent.min_new_tokens
+    assert floor > 1  # the tiny group's params: a floor the budget below must lower
+    agent = group.session(GROUP_MODEL, max_new_tokens=floor).settings().agent
+    assert agent.max_new_tokens == floor and agent.min_new_tokens == floor - 1
+
+
 # ------------------------------------------------------------------ revisions and experiments
 
 

@@ -83,6 +83,10 @@ def test_profiles_change_scale_without_code():
         ({"director_sft.max_length": 300}, "director_sft.max_length (300) is below conversation.max_prompt_tokens"),
         ({"sft.lora.top_layers": 0}, "sft.lora.top_layers: Input should be greater than or equal to 1"),
         (
+            {"conversation.agent_min_new_tokens": 48},
+            "agent_min_new_tokens (48) must be below agent_max_new_tokens (48)",
+        ),
+        (
             {"conversation.speaker_rule": "least"},
             "conversation.speaker_rule: Input should be 'least_spoken', 'not_last' or 'any'",
         ),
@@ -102,6 +106,19 @@ def test_the_speaker_rules_offered_are_the_engines():
     assert get_args(field.annotation) == get_args(SpeakerRule)
     conversation = parse_config({"conversation": {"speaker_rule": "not_last"}}).conversation
     assert engine_settings(conversation).speaker_rule == "not_last"
+
+
+def test_the_agents_reply_floor_reaches_their_sampling_and_only_theirs():
+    from mascot.chat.engine import engine_settings
+    from mascot.llm.openai_backend import _extra_body
+    from mascot.llm.transformers_backend import sampling_kwargs
+
+    settings = engine_settings(parse_config({"conversation": {"agent_min_new_tokens": 12}}).conversation)
+    assert settings.agent.min_new_tokens == 12 and settings.director.min_new_tokens == 0
+    assert sampling_kwargs(settings.agent)["min_new_tokens"] == 12 and "min_new_tokens" not in sampling_kwargs(
+        settings.director
+    )
+    assert _extra_body(settings.agent)["extra_body"]["min_tokens"] == 12 and _extra_body(settings.director) == {}
 
 
 def test_a_megabyte_value_is_named_not_quoted_whole():

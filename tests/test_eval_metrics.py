@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mascot.eval.backends import HiddenReasoning, MultiAgentESC, SelfConsistency, visible_reply
-from mascot.eval.metrics import distinct_n, identifiability, length_stats, tokens
+from mascot.eval.metrics import distinct_n, ead_n, identifiability, length_stats, tokens
 from mascot.llm import Generation, SamplingParams
 
 
@@ -22,6 +22,17 @@ def test_distinct_n_by_hand():
     # none crosses from the first text into the second
     assert distinct_n(texts, 2) == pytest.approx(4 / 8)
     assert distinct_n(["one"], 2) is None and distinct_n([], 1) is None
+
+
+def test_ead_by_hand_and_a_fragment_does_not_win_it():
+    # "a b c": 3 draws, 3 distinct; from a vocabulary of 10, 10 * (1 - 0.9**3) = 2.71 are expected
+    assert ead_n(["a b c"], 1, 10) == pytest.approx(3 / 2.71)
+    fragment = ["Agreed ."]
+    reply = ["It makes sense you feel tired , and it makes sense you want a break ."]
+    vocab = len(set(tokens(fragment[0]) + tokens(reply[0])))
+    assert distinct_n(fragment, 1) > distinct_n(reply, 1)  # raw distinct-n rewards writing less ...
+    assert ead_n(reply, 1, vocab) > ead_n(fragment, 1, vocab)  # ... expectation-adjusted distinct does not
+    assert ead_n(["one"], 2, 5) is None
 
 
 def unit(*v):

@@ -215,7 +215,7 @@ def test_judges_read_each_turn_in_its_conversation_and_metrics_come_per_split(ru
         **{p: pytest.approx(1 / 3, abs=1e-4) for p in ED[:3]}, "the_action_guide": 0.0}  # fmt: skip
     assert auto["empathetic_dialogues.sft.auto.speaker_entropy"] == pytest.approx(math.log(3) / math.log(4), abs=1e-4)
     assert not any(".single.speakers." in k for k in auto)  # π_SFT's reference speaker is no companion
-    assert 0 < auto["empathetic_dialogues.mascot.auto.distinct_1"] <= 1
+    assert auto["empathetic_dialogues.mascot.auto.ead_1"] > 0
     assert auto["empathetic_dialogues.single.auto.turns_per_reply"] == 1.0
     assert "empathetic_dialogues.single.auto.redundancy" not in auto  # one turn: nothing to echo
     assert auto["empathetic_dialogues.sft.auto.identifiability_chance"] == pytest.approx(

@@ -160,6 +160,16 @@ WRITTEN_BEFORE = [
 ]
 
 
+# ... and with the chat framing (data/eval_replies.parquet of efb9baf): a companion telling of the
+# person or the group as a narrator would, and an assistant editing a text.
+WRITTEN_BEFORE += [
+    ("The person is using a relatable and supportive approach to share their own journey.", {"no_narration"}),
+    ("The person's words were very encouraging and reassuring.", {"no_narration"}),
+    ("The group is now discussing the devastating impact of bulldozers.", {"no_narration"}),
+    ("Here's a revised version of the text:\n\nAs of this morning, I'm not owed a cent in student loans.", {"no_meta"}),
+]
+
+
 @pytest.mark.parametrize("text, reasons", WRITTEN_BEFORE)
 def test_the_reply_check_fails_what_the_old_framing_wrote(text, reasons):
     qmsum = {n: CARDS.get(n) for n in ("the_facilitator", "the_analyst", "the_innovator", "the_implementer")}
@@ -175,6 +185,8 @@ def test_the_reply_check_fails_what_the_old_framing_wrote(text, reasons):
         "I hear you. Anchor, I agree with what you said about rest.",
         "The director of finance said the budget is tight this year.",
         "It makes sense to pause. Step 1: breathe in slowly.",
+        "The person you lost meant so much to you, and that stays.",
+        "The group of friends you made there sounds like a gift.",
     ],
 )
 def test_the_reply_check_passes_plain_speech_that_names_people(text):

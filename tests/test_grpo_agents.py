@@ -208,7 +208,7 @@ def test_vllm_generation_is_switched_on_by_params_alone(tmp_path):
 
     names = ["persona_rm", "format"]
     off = grpo_args(GRPOAgentsConfig(beta=0.02), str(tmp_path), names, 64)
-    assert not off.use_vllm and off.beta == 0.02 and off.num_generations == 4 and off.reward_weights == [1.0, 3.0]
+    assert not off.use_vllm and off.beta == 0.02 and off.num_generations == 4 and off.reward_weights == [0.25, 3.0]
     server = grpo_args(
         GRPOAgentsConfig(use_vllm=True, vllm_mode="server", vllm_server_base_url="http://10.0.0.2:8000"),
         str(tmp_path), names, 64,

@@ -198,7 +198,8 @@ def test_a_trained_model_folder_with_its_record_cut_short_is_refused_naming_it(t
 STAGE_INPUTS = {  # stage → its arguments ({bad}: the damaged file, {tmp}: a scratch folder), the file, its bytes, the error
     "candidates": ("--base x --sft x --contexts {bad} --out {tmp}/out --metrics {tmp}/m.json --resume {tmp}/r.jsonl",
                    "contexts.parquet", b"PAR1 cut short", "not a readable parquet file"),
-    "report": ("--metrics {bad} --replies x --contexts x --mbti_metrics x --mbti_heatmap x --out {tmp}/out "
+    "report": ("--metrics {bad} --replies x --contexts x --mbti_metrics x --mbti_heatmap x --agents_metrics x "
+               "--director_metrics x --out {tmp}/out "
                "--human_key {tmp}/k.parquet", "evaluate.json", b'{"contexts": 1', "not a readable metrics file"),
 }  # fmt: skip
 

@@ -147,7 +147,7 @@ def test_repro_tiny_profile_end_to_end(repo):
     per_system = dict(replies.group_by("system").agg(pl.col("block_id").n_unique()).iter_rows())
     assert per_system == dict.fromkeys(profile_config("tiny").evaluate.systems, 6)
     ev = json.loads((repo / "metrics/eval.json").read_text())
-    assert {"negative.mascot.agent.overall", "qmsum.single.collective.overall", "product.few_shot_cot.auto.distinct_2",
+    assert {"negative.mascot.agent.overall", "qmsum.single.collective.overall", "product.few_shot_cot.auto.ead_2",
             "empathetic_dialogues.mascot_vs_best.agent.gain"} <= ev.keys()  # fmt: skip
     assert (read_table(repo / "data/eval_judgments.parquet", JUDGMENTS)["status"] == "ok").all()
     report = (repo / "reports/eval.md").read_text()

@@ -21,7 +21,7 @@ METRICS = {
     "negative.sft.agent.emotion": 60.25, "negative.sft.agent.emotion_std": 4.0, "negative.sft.agent.overall": 61.0,
     "negative.mascot.agent.n": 6, "negative.sft.agent.n": 6,
     "negative.mascot.collective.fidelity": 50.0, "negative.sft.collective.fidelity": 55.0,
-    "empathetic_dialogues.mascot.auto.distinct_1": 0.5, "empathetic_dialogues.sft.auto.distinct_1": 0.4,
+    "empathetic_dialogues.mascot.auto.ead_1": 0.5, "empathetic_dialogues.sft.auto.ead_1": 0.4,
     "empathetic_dialogues.mascot.auto.redundancy": 0.2, "empathetic_dialogues.sft.auto.redundancy": 0.3,
     "empathetic_dialogues.mascot_vs_best.agent.baseline": "sft", "empathetic_dialogues.mascot_vs_best.agent.gain": 10.5,
     "empathetic_dialogues.mascot_vs_best.agent.ci_low": 2.0, "empathetic_dialogues.mascot_vs_best.agent.ci_high": 19.0,
@@ -137,3 +137,34 @@ def test_sample_conversations_side_by_side_render_to_an_image(tmp_path):
     subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,1400",
                     f"--screenshot={shot}", path.as_uri()], check=True, capture_output=True, timeout=120)  # fmt: skip
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+
+
+def test_the_training_table_says_whether_each_gains_interval_clears_zero():
+    from mascot.eval.report import training_table
+
+    agents = {
+        "format_reward_before": 0.958,
+        "format_reward_after": 0.976,
+        "format_reward_gain_ci_low": 0.002,
+        "format_reward_gain_ci_high": 0.038,
+        "format_pass_rate_before": 0.79,
+        "format_pass_rate_after": 0.86,
+        "format_pass_rate_gain_ci_low": -0.014,
+        "format_pass_rate_gain_ci_high": 0.153,
+        "check_replies": 72,
+    }
+    director = {
+        "group_rm_before": -0.5,
+        "group_rm_after": -0.6,
+        "group_rm_gain_ci_low": -0.25,
+        "group_rm_gain_ci_high": -0.01,
+        "instruction_own_card_before": 0.17,
+        "instruction_own_card_after": 0.22,
+    }
+    rows = {r[0]: r[1:] for r in training_table(agents, director).rows}  # fmt: skip
+    assert rows["Agents (GRPO): format reward"] == ["0.958", "0.976", "+0.018 [+0.002, +0.038]", "above zero"]
+    assert rows["Agents: reply check pass rate"][3] == "includes zero"
+    assert rows["Director (GRPO): group reward model"][3] == "below zero"
+    assert rows["Director: instructions from the named companion's card"] == ["0.170", "0.220", "+0.050", "–"]
+    assert "Agents: persona reward model" not in rows  # not in the metrics: no row rather than a blank one
+    assert training_table({}, {}) is None

@@ -128,7 +128,8 @@ class Session:
                 s, director=replace(s.director, temperature=self.temperature), agent=replace(s.agent, temperature=self.temperature)
             )  # fmt: skip
         if self.max_new_tokens is not None:
-            s = replace(s, agent=replace(s.agent, max_new_tokens=min(s.agent.max_new_tokens, self.max_new_tokens)))
+            n = min(s.agent.max_new_tokens, self.max_new_tokens)  # a request's budget lowers the floor with it
+            s = replace(s, agent=replace(s.agent, max_new_tokens=n, min_new_tokens=min(s.agent.min_new_tokens, n - 1)))
         return replace(s, max_turns=1) if self.single else s
 
     def add_user_turn(self, text: str) -> None:

@@ -52,12 +52,13 @@ def engine_settings(cfg: ConversationConfig) -> EngineSettings:
     """The engine's settings from the ``conversation`` params (built here, not in config, which
     imports no component)."""
 
-    def params(n: int, repetition_penalty: float = 1.0) -> SamplingParams:
-        return SamplingParams(cfg.temperature, cfg.top_p, n, repetition_penalty)
+    def params(n: int, repetition_penalty: float = 1.0, min_new_tokens: int = 0) -> SamplingParams:
+        return SamplingParams(cfg.temperature, cfg.top_p, n, repetition_penalty, min_new_tokens)
 
     return EngineSettings(
         max_turns=cfg.max_turns, max_prompt_tokens=cfg.max_prompt_tokens, director=params(cfg.director_max_new_tokens),
-        agent=params(cfg.agent_max_new_tokens, cfg.agent_repetition_penalty), seed=cfg.seed,
+        agent=params(cfg.agent_max_new_tokens, cfg.agent_repetition_penalty, cfg.agent_min_new_tokens),
+        seed=cfg.seed,
         speaker_rule=cfg.speaker_rule, director_attempts=cfg.director_attempts,
     )  # fmt: skip
 

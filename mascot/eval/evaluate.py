@@ -17,7 +17,7 @@ import polars as pl
 
 from mascot.blocks import generate_rollouts
 from mascot.chat.directive import END
-from mascot.eval.metrics import distinct_n, identifiability, length_stats
+from mascot.eval.metrics import ead_n, identifiability, length_stats, ngram_counts
 from mascot.eval.scoring import criterion_scores, turn_items
 from mascot.eval.systems import EvalEngines, System
 from mascot.format_reward import ReplyCheck
@@ -238,7 +238,7 @@ def automatic_metrics(
     groups: Mapping[str, Sequence[str]] | None = None,
     check: ReplyCheck | None = None,
 ) -> dict[str, float]:
-    """distinct-1/2, redundancy between consecutive agents, persona identifiability (with its
+    """distinct-1/2 (expectation-adjusted), redundancy between consecutive agents, persona identifiability (with its
     chance level) and length, per split and system; with ``groups`` (dataset → its personas) also who
     spoke: each persona's share of the turns (``speakers.<persona>``, 0 for one who never spoke) and
     the normalised speaker entropy; with ``check`` the share of turns that pass the reply check
@@ -255,9 +255,14 @@ def automatic_metrics(
     by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
     passed = np.array([v.passed for v in check.turns(turns.iter_rows(named=True), by_id)]) if check else None
     out: dict[str, float] = {}
-    for (split, system), part in (
-        _splits(turns).sort("split", "system").group_by("split", "system", maintain_order=True)
-    ):
+    by_split = _splits(turns)
+    # EAD's vocabulary: the n-grams seen over every system on the split, one scale for all systems
+    vocab = {
+        (split, n): len(ngram_counts(part["text"].to_list(), n))
+        for (split,), part in by_split.group_by("split")
+        for n in (1, 2)
+    }
+    for (split, system), part in by_split.sort("split", "system").group_by("split", "system", maintain_order=True):
         blocks = part.sort("block_id", "turn").group_by("block_id", maintain_order=True).agg("row")
         rows = blocks["row"].to_list()
         sims = [s for s in consecutive_cosines(vectors, rows) if s is not None]
@@ -265,7 +270,7 @@ def automatic_metrics(
         prefix = f"{split}.{system}.auto"
         acc, n = identifiability(vectors[part["row"].to_numpy()], part["speaker"].to_list(), part["block_id"].to_list())
         values = {
-            "distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
+            "ead_1": ead_n(texts, 1, vocab[split, 1]), "ead_2": ead_n(texts, 2, vocab[split, 2]),
             "redundancy": float(np.mean(sims)) if sims else None,
             "identifiability": acc, "identifiability_chance": 1 / part["speaker"].n_unique() if n else None,
             **length_stats(texts, [len(r) for r in rows]),

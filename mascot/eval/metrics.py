@@ -1,8 +1,13 @@
 """Automatic metrics of group replies, no judge needed: distinct-n, redundancy between agents,
 persona identifiability and length.
 
-* **distinct-n** (Li et al., 2016): distinct n-grams / all n-grams over every agent turn of a system,
-  on lower-cased word and punctuation tokens. Higher is more varied wording.
+* **distinct-n** as expectation-adjusted distinct (EAD, Liu et al., 2022): distinct n-grams over every
+  agent turn of a system, on lower-cased word and punctuation tokens, divided by the number of
+  distinct n-grams expected from ``C`` draws out of a vocabulary of ``V``, ``V·(1 − ((V−1)/V)^C)``,
+  instead of by ``C``. Raw distinct-n (distinct / C) falls as a system writes more, so short
+  fragments win it; EAD does not reward writing less. ``V`` is the tokens seen over every system's
+  turns on the same split, so all systems are measured against one vocabulary (Liu et al. take the
+  tokenizer's, which at a few hundred tokens makes EAD equal raw distinct-n). Higher is more varied.
 * **redundancy**: per reply, the mean cosine similarity of each agent turn with the one before it
   (sentence embeddings, :func:`mascot.embeddings.consecutive_similarity`); lower is less echoing.
 * **identifiability**: can the persona be told from the words alone? Each agent turn is assigned to
@@ -28,14 +33,32 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def distinct_n(texts: Sequence[str], n: int) -> float | None:
-    """Distinct n-grams over all n-grams of ``texts`` (n-grams do not cross texts); None without any."""
+def ngram_counts(texts: Sequence[str], n: int) -> Counter:
+    """Every n-gram of ``texts`` with its count (n-grams do not cross texts)."""
     grams: Counter = Counter()
     for text in texts:
         toks = tokens(text)
         grams.update(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+    return grams
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float | None:
+    """Distinct n-grams over all n-grams of ``texts``; None without any."""
+    grams = ngram_counts(texts, n)
     total = sum(grams.values())
     return len(grams) / total if total else None
+
+
+def ead_n(texts: Sequence[str], n: int, vocab_size: int) -> float | None:
+    """Expectation-adjusted distinct-n (Liu et al., 2022): distinct n-grams over those expected from
+    as many uniform draws out of ``vocab_size``; None without any n-gram."""
+    grams = ngram_counts(texts, n)
+    total = sum(grams.values())
+    if not total:
+        return None
+    v = max(vocab_size, len(grams))  # the vocabulary holds at least what was seen
+    expected = v * (1 - ((v - 1) / v) ** total) if v > 1 else 1.0
+    return len(grams) / expected
 
 
 def identifiability(

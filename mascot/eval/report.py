@@ -20,9 +20,9 @@ from mascot.format_reward import ReplyCheck
 from mascot.schemas import DOMAINS
 
 # the reply check first and the words per turn beside the rest: a system of fragments scores well on
-# distinct-n and redundancy, so those figures are read against these
+# redundancy (and on raw distinct-n, which EAD replaces), so those figures are read against these
 AUTO = [("format_pass_rate", "Reply check"), ("words_per_turn_median", "Median words/turn"),
-        ("distinct_1", "Distinct-1"), ("distinct_2", "Distinct-2"), ("redundancy", "Redundancy ↓"),
+        ("ead_1", "EAD-1"), ("ead_2", "EAD-2"), ("redundancy", "Redundancy ↓"),
         ("identifiability", "Identifiability"), ("identifiability_chance", "(chance)"),
         ("words_per_turn", "Words/turn"), ("turns_per_reply", "Turns/reply"), ("speaker_entropy", "Speaker entropy")]  # fmt: skip
 
@@ -227,6 +227,45 @@ def mbti_table(cells: pl.DataFrame, metrics: Mapping[str, object], system: str) 
             f"a dash: that agent never spoke with that type. Spread of the types' means: {spread}.")  # fmt: skip
     return Table("MBTI study — agent × simulated user type (0–100)", ["Type", *agents, "All agents"], rows, note,
                  heat=heat)  # fmt: skip
+
+
+# (metrics file, key, label) of what the trained stages' held-out checks compare before and after
+TRAINING = [
+    ("agents", "format_reward", "Agents (GRPO): format reward"),
+    ("agents", "format_pass_rate", "Agents: reply check pass rate"),
+    ("agents", "persona_rm", "Agents: persona reward model"),
+    ("director", "group_rm", "Director (GRPO): group reward model"),
+    ("director", "invalid_directive_rate", "Director: invalid directives ↓"),
+    ("director", "instruction_own_card", "Director: instructions from the named companion's card"),
+]
+
+
+def training_table(agents: Mapping[str, object], director: Mapping[str, object]) -> Table | None:
+    """What GRPO changed on held-out contexts (metrics/grpo_agents.json, metrics/grpo_director.json):
+    each figure before and after, the gain with its bootstrap interval where the stage computed one,
+    and whether that interval lies wholly above (or below) zero."""
+    sources = {"agents": agents, "director": director}
+    rows = []
+    for source, key, label in TRAINING:
+        m = sources[source]
+        before, after = m.get(f"{key}_before"), m.get(f"{key}_after")
+        if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
+            continue
+        low, high = m.get(f"{key}_gain_ci_low"), m.get(f"{key}_gain_ci_high")
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            gain = f"{after - before:+.3f} [{low:+.3f}, {high:+.3f}]"
+            verdict = "above zero" if low > 0 else "below zero" if high < 0 else "includes zero"
+        else:
+            gain, verdict = f"{after - before:+.3f}", "–"
+        rows.append([label, f"{before:.3f}", f"{after:.3f}", gain, verdict])
+    if not rows:
+        return None
+    confidence = agents.get("confidence", director.get("confidence", 0.95))
+    note = (f"Held-out contexts, the same prompts and seeds before and after training; gain: after − before with "
+            f"its {confidence:.0%} bootstrap interval over contexts. The agents' check samples "
+            f"{agents.get('check_replies', '?')} replies, the director's {director.get('check_blocks', '?')} blocks.")  # fmt: skip
+    return Table("What training changed (held-out check)", ["Figure", "Before", "After", "Gain [interval]", "Interval"],
+                 rows, note)  # fmt: skip
 
 
 def build_tables(metrics: Mapping[str, object], systems: Sequence[str], datasets: Sequence[str]) -> list[Table]:

@@ -25,6 +25,7 @@ class SamplingParams:
     top_p: float = 1.0
     max_new_tokens: int = 64
     repetition_penalty: float = 1.0  # 1 = off; above 1 makes repeating a token already in the text less likely
+    min_new_tokens: int = 0  # the end of the reply is not sampled before this many tokens (0 = off)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,14 @@ def api_key(endpoint: OpenAIEndpoint) -> str:
     return os.environ.get(endpoint.api_key_env) or "EMPTY"
 
 
+def _extra_body(params: SamplingParams) -> dict:
+    """vLLM's names for the sampling settings the OpenAI API lacks, sent only when set, as a hosted
+    API refuses unknown fields (llama.cpp's server ignores them)."""
+    extra = {"repetition_penalty": params.repetition_penalty} if params.repetition_penalty != 1.0 else {}
+    extra |= {"min_tokens": params.min_new_tokens} if params.min_new_tokens else {}
+    return {"extra_body": extra} if extra else {}
+
+
 class OpenAIBackend:
     name = "openai"
 
@@ -72,9 +80,7 @@ class OpenAIBackend:
                         top_p=params.top_p,
                         max_tokens=params.max_new_tokens,
                         seed=seed,
-                        # vLLM's name for it; sent only when set, as a hosted API refuses unknown fields
-                        **({"extra_body": {"repetition_penalty": params.repetition_penalty}}
-                           if params.repetition_penalty != 1.0 else {}),
+                        **_extra_body(params),
                     )  # fmt: skip
                 # the client builds responses unvalidated: no choices, or a choice without a message
                 if not resp.choices or resp.choices[0].message is None:

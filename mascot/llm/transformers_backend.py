@@ -111,7 +111,7 @@ class TransformersBackend:
             self.model.device
         )
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kw = sampling_kwargs(params)
+        kw = sampling_kwargs(params, enc["input_ids"].shape[1])
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -142,7 +142,7 @@ class TransformersBackend:
 
     def _generate_batch(self, texts: list[str], params: SamplingParams, seed: int) -> list[Generation]:
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-        kw = sampling_kwargs(params)
+        kw = sampling_kwargs(params, enc["input_ids"].shape[1])
         torch.manual_seed(seed)
         generated = self.model.generate(
             **enc,
@@ -206,13 +206,21 @@ class TransformersBackend:
         return nullcontext()
 
 
-def sampling_kwargs(params: SamplingParams) -> dict:
-    """``generate``'s sampling arguments for ``params`` (greedy at temperature 0)."""
+def sampling_kwargs(params: SamplingParams, prompt_length: int = 0) -> dict:
+    """``generate``'s sampling arguments for ``params`` (greedy at temperature 0). The repetition
+    penalty counts the reply's own tokens only (the prompt's ``prompt_length`` tokens are ignored):
+    counted over the prompt too, it pushes a small model off the conversation's own words."""
     kw = (
         {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
         if params.temperature > 0
         else {"do_sample": False}
     )
     if params.repetition_penalty != 1.0:
-        kw["repetition_penalty"] = params.repetition_penalty
+        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+        kw["logits_processor"] = LogitsProcessorList(
+            [RepetitionPenaltyLogitsProcessor(params.repetition_penalty, prompt_ignore_length=prompt_length)]
+        )
+    if params.min_new_tokens:
+        kw["min_new_tokens"] = params.min_new_tokens
     return kw
