@@ -107,7 +107,9 @@ def contexts(n: int, seed: int = 13) -> pl.DataFrame:
     return pl.concat([sample_contexts(frame, -(-n // 3), seed).head(n) for frame in (ed, qm)])
 
 
-def run(framing: str, ctx: pl.DataFrame, cfg, cards, backend, turns: int, adapters=None) -> list[dict]:
+def run(
+    framing: str, ctx: pl.DataFrame, cfg, cards, backend, turns: int, adapters=None, instruction=FALLBACK_INSTRUCTION
+) -> list[dict]:
     prompts = Framed(cfg.prompts_dir, framing)
     settings = engine_settings(cfg.conversation)
     engine = GroupEngine(backend, cards, prompts, settings, agent_adapters=adapters, order="fixed")
@@ -118,7 +120,7 @@ def run(framing: str, ctx: pl.DataFrame, cfg, cards, backend, turns: int, adapte
         states = [ConversationState.start(c, group, group_names(cards, group)) for c in part.iter_rows(named=True)]
         tokens, seconds = 0, 0.0
         for turn in range(turns):
-            directive = Directive(group[turn % len(group)], FALLBACK_INSTRUCTION)
+            directive = Directive(group[turn % len(group)], instruction)
             tokens += sum(backend.count_tokens(engine.agent_messages(s, directive.speaker, directive)) for s in states)
             start = time.perf_counter()
             engine.speak(states, [directive] * len(states), list(range(len(states))), turn)
@@ -146,6 +148,11 @@ def main() -> None:
         "--set", action="append", default=[], help="a params override, e.g. conversation.agent_repetition_penalty=1.2"
     )
     parser.add_argument("--trained", action="store_true", help="the trained agents (models/sft, models/agents)")
+    parser.add_argument(
+        "--instruction",
+        default=FALLBACK_INSTRUCTION,
+        help="the director's instruction every turn gets (default: the fallback's)",
+    )
     args = parser.parse_args()
     needs = ["models/base", *(["models/sft", "models/agents"] if args.trained else [])]
     if not all(Path(p).exists() for p in needs) or not DATA.exists():
@@ -168,7 +175,7 @@ def main() -> None:
         f"{ctx.height} contexts, {args.turns} turns each, {'trained agents' if args.trained else 'base model, no adapter'}"
     )
     for framing in args.framings.split(","):
-        rows = run(framing, ctx, cfg, cards, backend, args.turns, adapters)
+        rows = run(framing, ctx, cfg, cards, backend, args.turns, adapters, args.instruction)
         for (dataset,), part in pl.DataFrame(rows).group_by("dataset", maintain_order=True):
             verdicts = part["verdict"].to_list()
             mix = Counter(rule for v in verdicts for rule in v.failed())
