@@ -8,7 +8,7 @@ import torch
 
 from mascot.candidates import Request, generate_candidates
 from mascot.llm import SamplingParams
-from mascot.llm.transformers_backend import TransformersBackend
+from mascot.llm.transformers_backend import TransformersBackend, sampling_kwargs
 from mascot.resume import RecordStore
 
 PROMPTS = [
@@ -118,3 +118,13 @@ def test_candidates_resume_after_interruption_and_match_an_uninterrupted_run(bac
     generate_candidates(requests, fresh, SAMPLE, RecordStore(store_path), "other-model", 4)
     assert fresh.calls == 3
     assert len(store_path.read_text().splitlines()) == 12
+
+
+def test_the_repetition_penalty_counts_the_replys_tokens_not_the_prompts():
+    penalty = sampling_kwargs(SamplingParams(temperature=0.7, repetition_penalty=2.0), prompt_length=3)
+    (processor,) = penalty["logits_processor"]
+    ids = torch.tensor([[5, 6, 7, 8]])  # prompt 5, 6, 7; the reply so far: 8
+    scores = processor(ids, torch.full((1, 10), 4.0))
+    assert scores[0, 8] == 2.0  # the reply's own token is penalised (4 / 2)
+    assert scores[0, 5] == scores[0, 6] == scores[0, 7] == 4.0  # the conversation's words stay as likely as before
+    assert "logits_processor" not in sampling_kwargs(SamplingParams(temperature=0.7), prompt_length=3)
