@@ -37,6 +37,7 @@ def block_rows(bid: str, context_id: str, sample_idx: int, state: ConversationSt
     for turn, directive in enumerate(log.directives):
         text = "" if directive.ends else next(replies).text
         raw, attempts = (log.raw[turn], log.attempts[turn]) if turn < len(log.raw) else ("", 0)
+        drafts = log.drafts[turn] if turn < len(log.drafts) else int(not directive.ends)
         rows.append(
             {
                 "block_id": bid,
@@ -50,6 +51,7 @@ def block_rows(bid: str, context_id: str, sample_idx: int, state: ConversationSt
                 "speaker": directive.speaker,
                 "instruction": directive.instruction,
                 "text": text,
+                "reply_drafts": drafts,
             }
         )
     return rows
@@ -80,7 +82,8 @@ def generate_rollouts(
     for start in range(0, len(plan), chunk_size):
         chunk = plan[start : start + chunk_size]
         ids = [block_id(ctx["context_id"], s) for ctx, s in chunk]
-        key = stable_hash(fingerprint, [ctx for ctx, _ in chunk], ids, settings, engine.order, chunk_size)
+        rules = engine.reply_rules.cfg.model_dump() if engine.reply_rules is not None else None
+        key = stable_hash(fingerprint, [ctx for ctx, _ in chunk], ids, settings, engine.order, chunk_size, rules)
         tally_key = key + "|tally"
         used += [key, tally_key]
         fresh = key not in store or (tally is not None and tally_key not in store)
@@ -110,3 +113,11 @@ def generate_rollouts(
 def group_cards(cards: Registry[Persona], groups: Mapping[str, Sequence[str]]) -> dict[str, tuple[Persona, ...]]:
     """dataset → the cards of its group, in the group's order."""
     return {ds: tuple(cards.get(n, where=f"personas.{ds}") for n in names) for ds, names in groups.items()}
+
+
+def redrafted_rate(turns: pl.DataFrame) -> float | None:
+    """The share of companion turns whose first draft the reply check refused (``reply_drafts`` > 1):
+    what a table's pass rate would lose without the redrafts."""
+    if turns.is_empty() or "reply_drafts" not in turns.columns:
+        return None
+    return round((turns["reply_drafts"] > 1).mean(), 4)

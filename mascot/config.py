@@ -326,6 +326,12 @@ class FormatRewardConfig(Section):
         8, "no_meta: a run of this many words copied from the system prompt is a leak; 0 disables the check.", ge=0
     )
     meta_phrases: list[str] = F(META_PHRASES, "no_meta: phrases (case-insensitive) that are role or prompt talk.")
+    echo_ngram: int = F(
+        8,
+        "no_echo: a run of this many words copied from an earlier turn of the conversation is an echo (a sentence "
+        "of 4+ words said again counts too); 0 disables the check.",
+        ge=0,
+    )
     weights: dict[str, float] = F(
         {},
         "Weight per rule (no_speaker_tag, no_other_voice, no_narration, no_meta, length, ends_cleanly, no_loop); "
@@ -536,6 +542,12 @@ class ConversationConfig(Section):
         3,
         "Director samples per directive, each refused one resampled with a new seed, before the fallback decides "
         "(AutoGen's max_selector_attempts).",
+        ge=1,
+    )
+    agent_attempts: int = F(
+        3,
+        "Drafts per companion turn: a draft the reply check (format_reward) refuses is sampled again with a new "
+        "seed; the turn keeps the first that passes, else the best. 1 keeps every first draft.",
         ge=1,
     )
 

@@ -20,11 +20,10 @@ when every rule does. The rules, in the order they are reported:
     group ("The person is using …", "The group is now discussing …"): a companion speaks as itself
     to them, it does not narrate a scene.
 ``no_meta``
-    No role or meta text: an assistant disclaimer ("As an AI ...", "language model") or edit ("Here's a
-    revised version …"), talk about
-    the prompt ("my persona", "the rules say", "1-3 sentences", "the next message"), talk of the
-    director (who is never part of the chat), or a verbatim run of ``prompt_copy_ngram`` words
-    copied from the system prompt (the persona card recited back).
+    No role or meta text: an assistant disclaimer ("As an AI ...", "language model") or edit ("Here's
+    a revised version …"), talk about the prompt ("my persona", "the rules say", "1-3 sentences",
+    "the next message"), talk of the director (who is never part of the chat), or a verbatim run of
+    ``prompt_copy_ngram`` words copied from the system prompt (the persona card recited back).
 ``length``
     At least ``min_words`` words, and between ``min_tokens`` and ``max_tokens`` completion tokens
     (end-of-sequence not counted) where the token count is known.
@@ -34,6 +33,11 @@ when every rule does. The rules, in the order they are reported:
 ``no_loop``
     No degenerate repetition: at most ``max_repeated_ngram_share`` of the reply's word
     ``loop_ngram``-grams are repeats of an earlier one, and no sentence is said twice.
+``no_echo``
+    Nothing said again from an earlier turn of the conversation (the person's, a participant's or
+    another companion's): no run of ``echo_ngram`` words copied from one, and no sentence of four or
+    more words repeated whole. A companion adds to what was said; it does not echo it (the rollouts
+    of commit 11d3c32 echoed an earlier line in 13 of 72 turns: "No, no need to cut corners.").
 
 Speaker labels and answer formats inside the reply are matched as text only; nothing in a reply
 can change which rules run or how they are scored.
@@ -56,7 +60,10 @@ import polars as pl
 
 from mascot.config import FormatRewardConfig
 
-RULES = ("no_speaker_tag", "no_other_voice", "no_narration", "no_meta", "length", "ends_cleanly", "no_loop")
+RULES = (
+    "no_speaker_tag", "no_other_voice", "no_narration", "no_meta", "length", "ends_cleanly", "no_loop", "no_echo",
+)  # fmt: skip
+ECHO_SENTENCE_WORDS = 4  # a repeated sentence this long is an echo, not a shared "Thank you."
 
 # Roles a small chat model is likely to write a turn for, whatever the conversation's names are.
 GENERIC_SPEAKERS = (
@@ -179,9 +186,11 @@ class FormatRules:
         truncated: bool | None,
         speakers: Speakers,
         system_prompt: str = "",
+        earlier: Iterable[str] = (),
     ) -> FormatVerdict:
         """One reply's verdict; ``n_tokens`` and ``truncated`` are None for stored text, whose
-        generation details are gone (length then counts words only, the ending reads the text)."""
+        generation details are gone (length then counts words only, the ending reads the text).
+        ``earlier`` holds the texts of the conversation's turns before this one."""
         reasons = {
             "no_speaker_tag": self._speaker_tag(text, speakers),
             "no_other_voice": self._other_voice(text, speakers),
@@ -190,6 +199,7 @@ class FormatRules:
             "length": self._length(text, n_tokens),
             "ends_cleanly": self._ending(text, bool(truncated)),
             "no_loop": self._loop(text),
+            "no_echo": self._echo(text, earlier),
         }
         total = sum(self.weights.values())
         reward = sum(w for rule, w in self.weights.items() if reasons[rule] is None) / total
@@ -279,6 +289,24 @@ class FormatRules:
         dup = [s for s, c in Counter(sentences).items() if c > 1]
         return f"says '{dup[0]}' twice" if dup else None
 
+    def _echo(self, text: str, earlier: Iterable[str]) -> str | None:
+        n = self.cfg.echo_ngram
+        if not n:
+            return None
+        words = _WORD.findall(_norm(text))
+        mine = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+        sentences = {tuple(_WORD.findall(_norm(s))) for s in _SENTENCE.findall(text)}
+        sentences = {s for s in sentences if len(s) >= ECHO_SENTENCE_WORDS}
+        for before in earlier:
+            said = _WORD.findall(_norm(before))
+            for i in range(len(said) - n + 1):
+                if tuple(said[i : i + n]) in mine:
+                    return f"repeats an earlier turn: '{' '.join(said[i : i + n])}'"
+            for sentence in _SENTENCE.findall(before):
+                if tuple(_WORD.findall(_norm(sentence))) in sentences:
+                    return f"repeats an earlier sentence: '{' '.join(sentence.split())[:60]}'"
+        return None
+
 
 def opening_tag(text: str, known: re.Pattern | None) -> re.Match | None:
     """The speaker label ``text`` opens with: a known name (``known``) or a generic label."""
@@ -321,6 +349,12 @@ def tidy_reply(text: str, speakers: Speakers) -> str:
     return text
 
 
+def context_moment(context: Mapping) -> str:
+    """A context's situation and question: what every stage checks a reply's verbatim copying
+    against (the system prompt itself is not stored with a table's turns)."""
+    return " ".join(filter(None, (context.get("situation"), context.get("query"))))
+
+
 def speakers_for(persona_names: Mapping[str, object], persona: str, history: Iterable[Mapping]) -> Speakers:
     """The labels for one reply: ``persona_names`` maps each persona of the group to its card."""
     own = persona_names[persona]
@@ -358,33 +392,69 @@ class ReplyCheck:
         n_tokens: int | None = None,
         truncated: bool | None = None,
         context: Mapping | None = None,
+        earlier: Iterable[str] | None = None,
     ) -> FormatVerdict:
         """``context`` (a contexts row): its situation and question stand in for the system prompt,
-        whose verbatim copy is meta text (the prompt itself is not stored with a table's turns)."""
-        moment = " ".join(filter(None, (context.get("situation"), context.get("query")))) if context else ""
-        return self.rules.check(text, n_tokens, truncated, self.speakers(dataset, persona, history), moment)
+        whose verbatim copy is meta text (the prompt itself is not stored with a table's turns).
+        ``earlier``: the texts said before this turn (default: ``history``'s)."""
+        history = list(history)
+        moment = context_moment(context) if context else ""
+        earlier = [t["text"] for t in history] if earlier is None else earlier
+        speakers = self.speakers(dataset, persona, history)
+        return self.rules.check(text, n_tokens, truncated, speakers, moment, earlier)
 
     def tidy(self, text: str, dataset: str, persona: str, history: Iterable[Mapping] = ()) -> str:
         return tidy_reply(text, self.speakers(dataset, persona, history))
 
     def turns(
-        self, rows: Iterable[Mapping], contexts: Mapping[str, Mapping], text: str = "text", persona: str = "speaker"
+        self,
+        rows: Iterable[Mapping],
+        contexts: Mapping[str, Mapping],
+        text: str = "text",
+        persona: str = "speaker",
+        checked: Iterable[str] | None = None,
     ) -> list[FormatVerdict]:
         """The verdict on each companion turn of a table (rows with ``context_id``, the persona and
-        the text), the context's speakers counted as others."""
+        the text), the context's speakers counted as others, and what was said before it — the
+        context's history, then the earlier rows of its conversation (:func:`conversation_of`) — as
+        what it must not echo. With ``checked`` (persona names) only those rows get a verdict; the
+        others (a simulated user's) still count as said."""
+        rows = list(rows)
+        said: dict[object, list[tuple[int, str]]] = {}
+        for row in rows:
+            key, order = conversation_of(row)
+            said.setdefault(key, []).append((order, row[text]))
+        names = None if checked is None else set(checked)
         out = []
         for row in rows:
+            if names is not None and row[persona] not in names:
+                continue
             ctx = contexts[row["context_id"]]
-            out.append(self.verdict(row[text], ctx["dataset"], row[persona], ctx["history"] or [], context=ctx))
+            key, order = conversation_of(row)
+            history = ctx["history"] or []
+            earlier = [t["text"] for t in history] + [t for o, t in sorted(said[key]) if o < order]
+            out.append(self.verdict(row[text], ctx["dataset"], row[persona], history, context=ctx, earlier=earlier))
         return out
 
     def table_metrics(self, table: pl.DataFrame, contexts: pl.DataFrame) -> dict[str, float | int]:
         """The reply check of a table's companion turns (rows whose ``speaker`` is a companion of the
         group: rollouts, MBTI conversations), overall and per companion."""
-        names = {n for group in self.groups.values() for n in group}
-        rows = table.filter(pl.col("speaker").is_in(sorted(names))).to_dicts()
-        verdicts = self.turns(rows, {r["context_id"]: r for r in contexts.iter_rows(named=True)})
-        return reply_check_metrics(verdicts) | pass_rates_by(verdicts, persona=[r["speaker"] for r in rows])
+        names = sorted({n for group in self.groups.values() for n in group})
+        by_id = {r["context_id"]: r for r in contexts.iter_rows(named=True)}
+        verdicts = self.turns(table.to_dicts(), by_id, checked=names)
+        spoke = table.filter(pl.col("speaker").is_in(names))["speaker"].to_list()
+        return reply_check_metrics(verdicts) | pass_rates_by(verdicts, persona=spoke)
+
+
+def conversation_of(row: Mapping) -> tuple[object, int]:
+    """Which conversation a table row belongs to and where in it: a group block (``block_id``,
+    ``turn``), an MBTI conversation (``type``, ``context_id``, ``position``), else the context alone
+    (a candidate: nothing of its kind said before it)."""
+    if "block_id" in row:
+        return ("block", row["block_id"]), row.get("turn", 0)
+    if "position" in row:
+        return ("conversation", row.get("type"), row["context_id"]), row["position"]
+    return ("row", id(row)), 0
 
 
 def pass_rates_by(verdicts: list[FormatVerdict], **labels: list[str]) -> dict[str, float]:

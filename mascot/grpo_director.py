@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import statistics
 import tempfile
@@ -37,7 +36,7 @@ import polars as pl
 
 from mascot.agents import Agents, load_policy
 from mascot.blocks import group_cards
-from mascot.chat.directive import END, Directive
+from mascot.chat.directive import END, Directive, closest_rule
 from mascot.chat.engine import GroupEngine, group_names
 from mascot.chat.state import ConversationState
 from mascot.config import MascotConfig
@@ -370,19 +369,14 @@ def compare_director(
 
 def own_rule_share(speakers: Sequence[str], instructions: Sequence[str], rules: Mapping[str, Sequence[str]]) -> float:
     """The share of instructions whose closest card rule (word-set Jaccard, over every rule of every
-    companion in ``rules``) is one of the named speaker's own: an instruction that fits the companion
-    it is given to. An instruction that shares no word with any rule counts as not its own."""
-    owners = [(name, set(_words(rule))) for name, card_rules in rules.items() for rule in card_rules]
+    companion in ``rules``: :func:`~mascot.chat.directive.closest_rule`) is one of the named speaker's
+    own: an instruction that fits the companion it is given to. An instruction that shares no word
+    with any rule counts as not its own."""
     own = 0
     for speaker, instruction in zip(speakers, instructions, strict=True):
-        words = set(_words(instruction))
-        score, name = max(((len(words & w) / len(words | w), n) for n, w in owners), default=(0.0, None))
-        own += score > 0 and name == speaker
+        score, owners = closest_rule(instruction, rules)
+        own += score > 0 and speaker in owners
     return own / len(instructions) if instructions else float("nan")
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
 
 
 def director_check_metrics(

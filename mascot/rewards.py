@@ -101,7 +101,8 @@ class FormatReward(_Lookup):
             texts, n_tokens, truncated, self.rows(context_ids), personas, system_prompts, strict=True
         ):
             speakers = self.check.speakers(row["dataset"], name, row["history"])
-            out.append(self.check.rules.check(text, n, cut, speakers, system))
+            earlier = [t["text"] for t in row["history"] or []]
+            out.append(self.check.rules.check(text, n, cut, speakers, system, earlier))
         return out
 
     def __call__(

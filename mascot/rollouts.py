@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from mascot.blocks import redrafted_rate
 from mascot.chat.directive import END
 
 
@@ -28,6 +29,7 @@ def rollout_metrics(table: pl.DataFrame) -> dict:
         "ended_by_director_rate": round(blocks["ended"].mean(), 4),
         "mean_turns_per_block": round(blocks["turns"].mean(), 3),
         "empty_turn_rate": round((agent["text"].str.strip_chars() == "").mean(), 4) if agent.height else None,
+        "redrafted_rate": redrafted_rate(agent),
     }
 
 

@@ -210,6 +210,8 @@ ROLLOUTS = pa.DataFrameSchema(
         "speaker": pa.Column(pl.Utf8, checks=pa.Check(_nonblank)),  # a persona name, or END
         "instruction": pa.Column(pl.Utf8),
         "text": pa.Column(pl.Utf8),
+        # companion drafts the turn took (0 for END; > 1: the reply check refused the first)
+        "reply_drafts": pa.Column(pl.Int64, pa.Check.ge(0)),
     },
     unique=["block_id", "turn"],
     strict=True,

@@ -10,6 +10,7 @@ from pathlib import Path
 from mascot.agents import Agents
 from mascot.chat.engine import GroupEngine, engine_settings
 from mascot.config import MascotConfig
+from mascot.format_reward import FormatRules
 from mascot.personas import Persona
 from mascot.prompts import Prompts
 from mascot.registry import Registry
@@ -83,5 +84,5 @@ def group_engine(
     return GroupEngine(
         backend, cards, Prompts(cfg.prompts_dir), engine_settings(cfg.conversation),
         agent_adapters={p: agents.adapter_for(p) for names in groups.values() for p in names},
-        director_adapter=next(iter(directors), None),
+        director_adapter=next(iter(directors), None), reply_rules=FormatRules(cfg.format_reward),
     )  # fmt: skip

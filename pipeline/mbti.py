@@ -44,7 +44,7 @@ def main(args, cfg):
     sources = (args.base, args.sft, args.agents, args.director, cfg.prompts_dir, cfg.personas.dir, folder)
     # everything a conversation depends on, so a changed model, prompt, card or sampling param is never served stale
     fingerprint = stable_hash(*(fingerprint_dir(p) for p in sources), version, repr(system), cfg.conversation.model_dump(),
-                              repr(user_params), st.seed)  # fmt: skip
+                              cfg.format_reward.model_dump(), repr(user_params), st.seed)  # fmt: skip
     log.info("%d simulated users × %d contexts × %d rounds with %s", len(sims), held.height, st.rounds, system.name)
     conversations = converse(
         engines.engine(system), simulation, sims, held, engines.cards, engines.groups(system), st.rounds,
@@ -64,9 +64,11 @@ def main(args, cfg):
     cells = heatmap(conversations, scores, display)
     write_table(cells.select("type", "agent", "overall", "turns"), Path(args.plots) / "heatmap.csv", MBTI_HEATMAP)
     check = ReplyCheck(cfg.format_reward, engines.cards, cfg.groups())
+    # a simulated user's conversation starts without the context's history (mascot/eval/mbti.py)
+    unheard = held.with_columns(pl.lit(None, dtype=held.schema["history"]).alias("history"))
     write_metrics(
         args.metrics,
-        study_metrics(conversations, scores, cells) | judge_metrics | check.table_metrics(conversations, held),
+        study_metrics(conversations, scores, cells) | judge_metrics | check.table_metrics(conversations, unheard),
     )
 
 

@@ -300,7 +300,14 @@ def build_tiny_group(root: Path, **conversation) -> Path:
     raw["personas"]["dir"] = str(REPO / "configs/personas")
     raw["model"]["device"] = "cpu"
     raw["conversation"].update(
-        {"agent_max_new_tokens": 12, "agent_min_new_tokens": 2, "director_max_new_tokens": 16, **conversation}
+        # one draft: a random model's drafts all fail the reply check, and streaming is shown token by token
+        {
+            "agent_max_new_tokens": 12,
+            "agent_min_new_tokens": 2,
+            "director_max_new_tokens": 16,
+            "agent_attempts": 1,
+            **conversation,
+        }
     )
     root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")

@@ -8,13 +8,16 @@ from mascot.chat.directive import (
     END,
     FALLBACK_INSTRUCTION,
     Directive,
+    borrowed_rule,
     eligible_speakers,
     fallback,
     parse_directive,
     rotated,
 )
-from mascot.chat.engine import EngineSettings, GroupEngine, group_names
+from mascot.chat.engine import EngineSettings, GroupEngine, TokenEvent, group_names
 from mascot.chat.state import ConversationState, first_sentence
+from mascot.config import FormatRewardConfig
+from mascot.format_reward import FormatRules
 from mascot.llm import Generation, SamplingParams, get_backend
 from mascot.personas import load_cards
 from mascot.prompts import Prompts
@@ -291,3 +294,91 @@ def test_long_conversations_are_trimmed_to_the_prompt_budget(backend):
     chat = "\n".join(m["content"] for m in messages[1:])
     assert "Turn 29:" in chat and "Turn 0:" not in chat
     assert backend.count_tokens(engine.director_messages(state)) <= 1000
+
+
+# ------------------------------------------------------------------ what the director may hand out
+
+
+def test_an_instruction_copied_from_another_companions_card_is_refused(backend):
+    # a 135M director handed the Facilitator's rule to the emotional-support group and the Anchor's
+    # "Do not give advice" to the Action Guide; the companions answered by narrating the person
+    rules = {n: CARDS.get(n).rules for n in CARDS}
+    anchor_rule = CARDS.get("the_anchor").rules[2]
+    assert borrowed_rule("the_catalyst", "Do not argue for a position yourself.", rules) == "the_facilitator"
+    assert borrowed_rule("the_action_guide", anchor_rule, rules) == "the_anchor"
+    assert borrowed_rule("the_anchor", anchor_rule, rules) is None  # its own rule
+    assert borrowed_rule("the_catalyst", "Ask what felt different about the third attempt.", rules) is None
+    own = CARDS.get("the_catalyst").rules[0]
+    script = ["Speaker: the_catalyst\nInstruction: Do not argue for a position yourself.",
+              f"Speaker: the_catalyst\nInstruction: {own}"]  # fmt: skip
+    settings = EngineSettings(**{**SETTINGS.__dict__, "max_turns": 1, "director_attempts": 2})
+    scripted = Scripted(backend, script)
+    engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), settings, director_adapter="director")
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    refused = engine.check_directive(state, script[0])
+    assert not refused.valid and "the_facilitator's card rule, not the_catalyst's" in refused.problem
+    [log] = engine.reply([state])
+    assert log.attempts == [2] and log.directives[0].valid and log.directives[0].instruction == own
+
+
+# ------------------------------------------------------------------ drafts the reply check refuses
+
+
+class ScriptedAgents(Scripted):
+    """Agents answer from a script, one text per prompt in call order."""
+
+    def __init__(self, inner, agent_script: list[str]):
+        super().__init__(inner, [])
+        self.agent_script = list(agent_script)
+
+    def generate(self, prompts, params, seeds, adapter=None):
+        self.calls.append((adapter, prompts))
+        self.seeds.append((adapter, list(seeds)))
+        return [Generation(self.agent_script.pop(0), "", 9, "stop") for _ in prompts]
+
+
+def _drafting_engine(backend, script, attempts):
+    settings = EngineSettings(**{**SETTINGS.__dict__, "max_turns": 1, "agent_attempts": attempts})
+    scripted = ScriptedAgents(backend, script)
+    rules = FormatRules(FormatRewardConfig())
+    return scripted, GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), settings, order="fixed",
+                                 reply_rules=rules)  # fmt: skip
+
+
+def test_a_draft_the_reply_check_refuses_is_written_again_and_the_best_is_kept(backend):
+    good = "Three tries is a lot to carry, and it makes sense that you feel worn down."
+    meta = "As an AI, I hear how hard this third try was for you."  # fails one rule
+    # first drafts of a, b, c; second drafts of a and c; third draft of c
+    script = ["The Anchor:", good, meta, "That sounds hard to hear again.", "The Anchor: hm", "The Anchor:"]
+    scripted, engine = _drafting_engine(backend, script, attempts=3)
+    states = [ConversationState.start(CONTEXT, GROUP, NAMES) for _ in range(3)]
+    logs = engine.reply(states, keys=["a", "b", "c"])
+    # one batch of first drafts, then only the refused ones again, each with a new seed
+    assert [len(p) for _, p in scripted.calls] == [3, 2, 1]
+    assert scripted.calls[1][1][0] == scripted.calls[0][1][0]  # the same prompt, sampled again
+    seeds = [s for _, batch in scripted.seeds for s in batch]
+    assert len(set(seeds)) == len(seeds)
+    texts = [s.agent_turns[0].text for s in states]
+    # conversation a: the second draft passes; b: its first; c: every draft refused, the best kept
+    assert texts == ["That sounds hard to hear again.", good, meta]
+    assert [lg.drafts for lg in logs] == [[2], [1], [3]]
+
+
+def test_one_attempt_keeps_every_first_draft(backend):
+    scripted, engine = _drafting_engine(backend, ["The Anchor:"], attempts=1)
+    state = ConversationState.start(CONTEXT, GROUP, NAMES)
+    [log] = engine.reply([state])
+    assert state.agent_turns[0].text == "The Anchor:" and log.drafts == [1] and len(scripted.calls) == 1
+
+
+def test_a_redrafted_turn_streams_whole_and_equals_the_batched_reply(backend):
+    settings = EngineSettings(**{**SETTINGS.__dict__, "agent_attempts": 3})
+    engine = GroupEngine(backend, CARDS, Prompts(REPO / "configs/prompts"), settings, order="fixed",
+                         reply_rules=FormatRules(FormatRewardConfig()))  # fmt: skip
+    streamed, batched = (ConversationState.start(CONTEXT, GROUP, NAMES) for _ in range(2))
+    events = list(engine.stream_reply(streamed, key="k"))
+    [log] = engine.reply([batched], keys=["k"])
+    assert [(t.speaker, t.text) for t in streamed.history] == [(t.speaker, t.text) for t in batched.history]
+    assert max(log.drafts) > 1  # a random model's drafts are refused: the redraft path ran
+    tokens = [e for e in events if isinstance(e, TokenEvent)]
+    assert all(e.start for e in tokens)  # no draft is shown piece by piece before the check has read it

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from mascot.config import ConfigError, FormatRewardConfig, MascotConfig, parse_config
-from mascot.format_reward import RULES, FormatRules, pass_rates_by, reply_check_metrics, speakers_for, tidy_reply
+from mascot.format_reward import (
+    RULES,
+    FormatRules,
+    ReplyCheck,
+    pass_rates_by,
+    reply_check_metrics,
+    speakers_for,
+    tidy_reply,
+)
 from mascot.personas import load_cards
 
 from .conftest import REPO
@@ -112,12 +120,41 @@ def test_no_loop():
     assert failed("It is okay to feel it, and it is okay to rest today.") == []  # one repeated 3-gram is speech
 
 
+def test_no_echo_of_an_earlier_turn():
+    # real turns of data/eval_replies.parquet (commit 11d3c32): the second companion said the first's line again
+    first = "No, no need to cut corners. No mention of something that's been discussed for months now."
+    assert RULES_.check("No, no need to cut corners.", None, None, MEETING, "", [first]).failed() == ["no_echo"]
+    person = "I'll bring it to the back of my mind, I'm not here to discuss politics."
+    echo = RULES_.check("Sure. " + person, None, None, SPEAKERS, "", ["The group is not here.", person])
+    assert echo.failed() == ["no_echo"] and "bring it to the back of my" in echo.reasons["no_echo"]
+    # a short shared sentence and a few shared words are speech, not an echo
+    assert RULES_.check("Thank you. " + GOOD, None, None, SPEAKERS, "", ["Thank you.", "I failed my exam."]).passed
+    assert RULES_.check(GOOD, None, None, SPEAKERS, "", [GOOD]).failed() == ["no_echo"]
+    assert FormatRules(FormatRewardConfig(echo_ngram=0)).check(GOOD, None, None, SPEAKERS, "", [GOOD]).passed
+
+
+def test_a_tables_turns_are_checked_against_what_was_said_before_them_in_their_conversation():
+    check = ReplyCheck(FormatRewardConfig(), CARDS, {"empathetic_dialogues": list(GROUP)})
+    ctx = {"context_id": "c", "dataset": "empathetic_dialogues", "situation": "", "query": None,
+           "history": [{"speaker": "user", "text": "I failed my exam."}]}  # fmt: skip
+    rows = [{"block_id": "b", "context_id": "c", "turn": 1, "speaker": "the_catalyst", "text": GOOD},
+            {"block_id": "b", "context_id": "c", "turn": 0, "speaker": "the_anchor", "text": GOOD},
+            {"block_id": "other", "context_id": "c", "turn": 0, "speaker": "the_beacon", "text": GOOD}]  # fmt: skip
+    # the later turn of block b echoes the earlier one; a turn of another block (another sample) does not
+    assert [v.passed for v in check.turns(rows, {"c": ctx})] == [False, True, True]
+    # an MBTI conversation: the simulated user's turns are said before, and are not themselves checked
+    talk = [{"type": "INTJ", "context_id": "c", "position": 0, "speaker": "user", "text": GOOD},
+            {"type": "INTJ", "context_id": "c", "position": 1, "speaker": "the_anchor", "text": GOOD}]  # fmt: skip
+    [verdict] = check.turns(talk, {"c": ctx}, checked=list(GROUP))
+    assert verdict.failed() == ["no_echo"]
+
+
 def test_reward_is_the_weighted_share_of_rules_passed():
     verdict = check("User: thanks.", n_tokens=2)  # tag + length(2 < 3)
     assert set(verdict.failed()) == {"no_speaker_tag", "length"}
-    assert verdict.reward == pytest.approx(5 / 7)  # 7 rules, 2 failed
+    assert verdict.reward == pytest.approx(6 / 8)  # 8 rules, 2 failed
     weighted = FormatRules(FormatRewardConfig(weights={"length": 4.0})).check("User: thanks.", 2, False, SPEAKERS, "")
-    assert weighted.reward == pytest.approx(5 / 10)  # passed 5 of weight 1; failed 1 + 4
+    assert weighted.reward == pytest.approx(6 / 11)  # passed 6 of weight 1; failed 1 + 4
     assert all(0 <= check(t).reward <= 1 for t in ("", "x", GOOD, "User: " * 30))
 
 

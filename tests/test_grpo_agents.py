@@ -174,7 +174,7 @@ def test_reward_functions_accept_what_grpo_trainer_passes(tiny_model, tiny_rm, c
         context_id=[cid, cid], persona=["the_anchor", "the_anchor"], trainer_state=object(),
         log_metric=lambda k, v: logged.__setitem__(k, v), log_extra=lambda k, v: extra.__setitem__(k, v),
     )  # fmt: skip
-    assert fmt(**kwargs) == [1.0, pytest.approx(4 / 7)]  # the second: a tag, under three words, cut off (no EOS)
+    assert fmt(**kwargs) == [1.0, pytest.approx(5 / 8)]  # the second: a tag, under three words, cut off (no EOS)
     assert logged["format/pass"] == 0.5 and logged["format/no_speaker_tag"] == 0.5
     assert extra["format_reasons"][0] == "ok" and "cut off" in extra["format_reasons"][1]
     raw = RewardModel.load(tiny_rm)

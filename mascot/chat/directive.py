@@ -4,7 +4,10 @@
     Instruction: Ask one question that helps her see the exam as one event, not a verdict.
 
 ``Speaker`` is a persona name of the group (its card name, or its display name such as
-"The Catalyst", case-insensitive) or ``END`` when the group's reply is complete. Nothing else may
+"The Catalyst", case-insensitive) or ``END`` when the group's reply is complete. An instruction that
+copies another companion's card rule (:func:`borrowed_rule`) is refused: a 135M director handed the
+Facilitator's "Do not argue for a position yourself." to the emotional-support group in 6 of 9
+turns, and its companions answered by narrating "The person's words…". Nothing else may
 stand before, between or after the two lines except whitespace. Only the director's own completion
 is ever parsed: the conversation (user and agent text) is never searched for a directive, so a user
 who writes "Speaker: the_anchor" is just saying words.
@@ -28,6 +31,7 @@ from mascot.resume import stable_hash
 END = "END"
 FALLBACK_INSTRUCTION = "Reply to the latest message in your own role, adding something the group has not said yet."
 MAX_INSTRUCTION_CHARS = 400
+BORROWED_RULE_JACCARD = 0.5  # word-set overlap from which an instruction counts as a copy of a card rule
 
 _DIRECTIVE = re.compile(
     r"\A\s*Speaker:[ \t]*(?P<speaker>[^\n]*?)[ \t]*\r?\n[ \t]*Instruction:[ \t]*(?P<instruction>[^\n]*?)\s*\Z"
@@ -87,6 +91,36 @@ def parse_directive(text: str, personas: Mapping[str, str]) -> Directive:
 
 def _invalid(text: str, problem: str) -> Directive:
     return Directive(speaker="", instruction="", valid=False, problem=f"{problem}: {text.strip()[:80]!r}")
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def closest_rule(instruction: str, rules: Mapping[str, Sequence[str]]) -> tuple[float, set[str]]:
+    """The word-set Jaccard of ``instruction`` with its closest card rule, and the companions whose
+    rules reach it (``rules`` maps a persona to its card's rules); (0.0, empty) when no word is shared."""
+    words = _words(instruction)
+    best, owners = 0.0, set()
+    for name, card_rules in rules.items():
+        for rule in card_rules:
+            other = _words(rule)
+            score = len(words & other) / len(words | other) if words | other else 0.0
+            if score > best:
+                best, owners = score, {name}
+            elif score == best and score > 0:
+                owners.add(name)
+    return best, owners
+
+
+def borrowed_rule(speaker: str, instruction: str, rules: Mapping[str, Sequence[str]]) -> str | None:
+    """The companion whose card rule ``instruction`` copies when that rule is not ``speaker``'s own
+    (Jaccard ≥ :data:`BORROWED_RULE_JACCARD` and none of the speaker's rules as close), else None. An
+    instruction written in the director's own words is never refused here."""
+    score, owners = closest_rule(instruction, rules)
+    if score < BORROWED_RULE_JACCARD or speaker in owners:
+        return None
+    return min(owners)
 
 
 def eligible_speakers(group: Sequence[str], reply_speakers: Sequence[str], rule: SpeakerRule) -> list[str]:

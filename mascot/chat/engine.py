@@ -20,6 +20,7 @@ from mascot.chat.directive import (
     FALLBACK_INSTRUCTION,
     Directive,
     SpeakerRule,
+    borrowed_rule,
     eligible_speakers,
     fallback,
     parse_directive,
@@ -27,7 +28,15 @@ from mascot.chat.directive import (
 )
 from mascot.chat.state import ConversationState
 from mascot.config import ConversationConfig
-from mascot.format_reward import Speakers, label_pattern, other_voice_at, speakers_for, tidy_reply
+from mascot.format_reward import (
+    FormatRules,
+    Speakers,
+    context_moment,
+    label_pattern,
+    other_voice_at,
+    speakers_for,
+    tidy_reply,
+)
 from mascot.llm import Backend, Message, SamplingParams
 from mascot.personas import Persona
 from mascot.prompts import Prompts, context_vars, fit_history
@@ -46,6 +55,7 @@ class EngineSettings:
     seed: int = 0
     speaker_rule: SpeakerRule = "least_spoken"
     director_attempts: int = 3  # director samples per directive before the fallback decides
+    agent_attempts: int = 1  # drafts per companion turn while the reply check refuses them
 
 
 def engine_settings(cfg: ConversationConfig) -> EngineSettings:
@@ -59,7 +69,7 @@ def engine_settings(cfg: ConversationConfig) -> EngineSettings:
         max_turns=cfg.max_turns, max_prompt_tokens=cfg.max_prompt_tokens, director=params(cfg.director_max_new_tokens),
         agent=params(cfg.agent_max_new_tokens, cfg.agent_repetition_penalty, cfg.agent_min_new_tokens),
         seed=cfg.seed,
-        speaker_rule=cfg.speaker_rule, director_attempts=cfg.director_attempts,
+        speaker_rule=cfg.speaker_rule, director_attempts=cfg.director_attempts, agent_attempts=cfg.agent_attempts,
     )  # fmt: skip
 
 
@@ -71,6 +81,7 @@ class ReplyLog:
     raw: list[str] = field(default_factory=list)  # the director's last text per directive ("" without one)
     attempts: list[int] = field(default_factory=list)  # director samples per directive (0 without one)
     invalid: int = 0  # directives the fallback decided (every attempt was refused)
+    drafts: list[int] = field(default_factory=list)  # companion drafts per directive (0 for END)
     ended_by_director: bool = False
 
 
@@ -86,16 +97,21 @@ class GroupEngine:
         order: Order = "director",
         agent_template: str = "persona_system.jinja",
         agent_vars: Mapping[str, object] | None = None,
+        reply_rules: FormatRules | None = None,
     ):
         """``agent_adapters`` maps a persona to its adapter name on ``backend`` (missing or None:
         the backend's plain weights); ``director_adapter`` likewise for the director.
         ``agent_template`` is the system prompt of an agent's turn; evaluation swaps it to take the
         persona card out (MASCOT-P) or to ask π_SFT as it was trained, and sets ``agent_vars``
-        (``with_examples: False`` leaves the card's example lines out)."""
+        (``with_examples: False`` leaves the card's example lines out). ``reply_rules`` is the reply
+        check a companion's draft must pass; a refused draft is sampled again, up to
+        ``settings.agent_attempts`` drafts (without rules every first draft is kept)."""
         self.backend, self.cards, self.prompts, self.settings = backend, cards, prompts, settings
         self.agent_adapters = dict(agent_adapters or {})
         self.director_adapter, self.order = director_adapter, order
         self.agent_template, self.agent_vars = agent_template, dict(agent_vars or {})
+        self.card_rules = {name: cards.get(name).rules for name in cards}
+        self.reply_rules = reply_rules
 
     # ---------------------------------------------------------------- prompts
 
@@ -198,6 +214,13 @@ class GroupEngine:
         if directive.valid and not directive.ends and directive.speaker not in allowed:
             problem = f"{directive.speaker} may not speak now (speaker_rule {self.settings.speaker_rule}: {', '.join(allowed)})"
             return Directive("", "", valid=False, problem=problem)
+        if directive.valid and not directive.ends:
+            owner = borrowed_rule(directive.speaker, directive.instruction, self.card_rules)
+            if owner is not None:
+                problem = (
+                    f"the instruction is {owner}'s card rule, not {directive.speaker}'s: {directive.instruction[:60]!r}"
+                )
+                return Directive("", "", valid=False, problem=problem)
         return directive
 
     def fallback(self, state: ConversationState, problem: str | None) -> Directive:
@@ -212,19 +235,62 @@ class GroupEngine:
 
     def speak(
         self, states: Sequence[ConversationState], directives: Sequence[Directive], keys: Sequence[object], turn: int
-    ) -> None:
+    ) -> list[int]:
         """The named agents answer their directives (END: nobody speaks), one batched generate per
-        adapter; each answer is added to its conversation's state."""
+        adapter and draft; each answer is added to its conversation's state. Returns the drafts each
+        turn took (0 for END)."""
         by_adapter: dict[str | None, list[int]] = {}
         for i, directive in enumerate(directives):
             if not directive.ends:
                 by_adapter.setdefault(self.agent_adapters.get(directive.speaker), []).append(i)
+        drafts = [0] * len(states)
         for adapter, batch in by_adapter.items():
-            messages = [self.agent_messages(states[i], directives[i].speaker, directives[i]) for i in batch]
-            seeds = [derive_seed(self.settings.seed, keys[i], turn, "agent") for i in batch]
-            for i, gen in zip(batch, self.backend.generate(messages, self.settings.agent, seeds, adapter)):
-                speaker = directives[i].speaker
-                states[i].add_agent(speaker, tidy_reply(gen.text, self.speakers(states[i], speaker)), directives[i])
+            texts = self.draft([states[i] for i in batch], [directives[i] for i in batch], [keys[i] for i in batch],
+                               turn, adapter)  # fmt: skip
+            for i, (text, n) in zip(batch, texts):
+                states[i].add_agent(directives[i].speaker, text, directives[i])
+                drafts[i] = n
+        return drafts
+
+    def draft(
+        self,
+        states: Sequence[ConversationState],
+        directives: Sequence[Directive],
+        keys: Sequence[object],
+        turn: int,
+        adapter: str | None,
+    ) -> list[tuple[str, int]]:
+        """Each named companion's turn as the person will see it (:func:`tidy_reply`) and the drafts
+        it took. A draft the reply check refuses is sampled again with a new seed, up to
+        ``agent_attempts`` drafts; the turn keeps the first draft that passes, else the one with the
+        best format reward (the earliest of equals). The first draft's seed does not depend on the
+        number of attempts, so ``agent_attempts`` 1 writes exactly the first drafts."""
+        attempts = self.settings.agent_attempts if self.reply_rules is not None else 1
+        messages = [self.agent_messages(s, d.speaker, d) for s, d in zip(states, directives)]
+        speakers = [self.speakers(s, d.speaker) for s, d in zip(states, directives)]
+        best: list[tuple[float, str]] = [(-1.0, "")] * len(states)
+        drafts = [0] * len(states)
+        pending = list(range(len(states)))
+        for attempt in range(max(1, attempts)):
+            seeds = [derive_seed(self.settings.seed, keys[i], turn, "agent", *([attempt] if attempt else []))
+                     for i in pending]  # fmt: skip
+            gens = self.backend.generate([messages[i] for i in pending], self.settings.agent, seeds, adapter)
+            refused = []
+            for i, gen in zip(pending, gens):
+                text, drafts[i] = tidy_reply(gen.text, speakers[i]), drafts[i] + 1
+                if self.reply_rules is None:
+                    best[i] = (1.0, text)
+                    continue
+                moment, earlier = context_moment(states[i].context), [t["text"] for t in states[i].as_history()]
+                verdict = self.reply_rules.check(text, None, None, speakers[i], moment, earlier)
+                if verdict.reward > best[i][0]:
+                    best[i] = (verdict.reward, text)
+                if not verdict.passed:
+                    refused.append(i)
+            pending = refused
+            if not pending:
+                break
+        return [(text, n) for (_, text), n in zip(best, drafts)]
 
     def speakers(self, state: ConversationState, persona: str) -> Speakers:
         """Who else may be named in ``persona``'s turn: the group, the conversation's speakers."""
@@ -250,12 +316,23 @@ class GroupEngine:
                 log.directives.append(directive)
                 yield DirectiveEvent(directive, log.raw[-1] if log.raw else "")
                 if directive.ends:
+                    log.drafts.append(0)
                     return
                 persona = directive.speaker
                 messages = self.agent_messages(state, persona, directive)
                 seed = derive_seed(self.settings.seed, key, turn, "agent")
                 adapter = self.agent_adapters.get(persona)
                 stream = getattr(self.backend, "stream", None)
+                if self.reply_rules is not None and self.settings.agent_attempts > 1:
+                    # a draft the check may refuse is never shown: the turn comes whole, once kept
+                    ((text, n),) = self.draft([state], [directive], [key], turn, adapter)
+                    log.drafts.append(n)
+                    if text:
+                        yield TokenEvent(persona, text, start=True)
+                    state.add_agent(persona, text, directive)
+                    yield TurnEvent(persona, state.history[-1].text, directive)
+                    continue
+                log.drafts.append(1)
                 if stream is None:  # a backend that cannot stream gives the whole turn at once
                     pieces = iter([self.backend.generate([messages], self.settings.agent, [seed], adapter)[0].text])
                 else:
@@ -298,7 +375,9 @@ class GroupEngine:
             for i, directive in zip(active, directives):
                 logs[i].directives.append(directive)
                 logs[i].ended_by_director |= directive.ends
-            self.speak([states[i] for i in active], directives, [keys[i] for i in active], turn)
+            drafts = self.speak([states[i] for i in active], directives, [keys[i] for i in active], turn)
+            for i, n in zip(active, drafts):
+                logs[i].drafts.append(n)
             active = [i for i, d in zip(active, directives) if not d.ends]
         return logs
 

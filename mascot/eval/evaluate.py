@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from mascot.blocks import generate_rollouts
+from mascot.blocks import generate_rollouts, redrafted_rate
 from mascot.chat.directive import END
 from mascot.eval.metrics import ead_n, identifiability, length_stats, ngram_counts
 from mascot.eval.scoring import criterion_scores, turn_items
@@ -275,6 +275,7 @@ def automatic_metrics(
             "identifiability": acc, "identifiability_chance": 1 / part["speaker"].n_unique() if n else None,
             **length_stats(texts, [len(r) for r in rows]),
             "format_pass_rate": float(passed[part["row"].to_numpy()].mean()) if passed is not None else None,
+            "redrafted_rate": redrafted_rate(part),
         }  # fmt: skip
         group = (groups or {}).get(part["dataset"][0], [])
         spoke = [s for s in part["speaker"].to_list() if s in group]

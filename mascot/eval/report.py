@@ -22,9 +22,12 @@ from mascot.schemas import DOMAINS
 # the reply check first and the words per turn beside the rest: a system of fragments scores well on
 # redundancy (and on raw distinct-n, which EAD replaces), so those figures are read against these
 AUTO = [("format_pass_rate", "Reply check"), ("words_per_turn_median", "Median words/turn"),
-        ("ead_1", "EAD-1"), ("ead_2", "EAD-2"), ("redundancy", "Redundancy ↓"),
+        ("redrafted_rate", "Redrafted"), ("ead_1", "EAD-1"), ("ead_2", "EAD-2"), ("redundancy", "Redundancy ↓"),
         ("identifiability", "Identifiability"), ("identifiability_chance", "(chance)"),
         ("words_per_turn", "Words/turn"), ("turns_per_reply", "Turns/reply"), ("speaker_entropy", "Speaker entropy")]  # fmt: skip
+
+
+PERCENT = {"format_pass_rate", "redrafted_rate"}
 
 
 @dataclass
@@ -80,14 +83,17 @@ def auto_table(metrics, split: str, systems: Sequence[str]) -> Table | None:
         nums = [metrics.get(f"{split}.{system}.auto.{k}") for k, _ in AUTO]
         if all(n is None for n in nums):
             continue
-        rows.append([system, *("–" if n is None else f"{n:.0%}" if k == "format_pass_rate" else f"{n:.3g}"
+        rows.append([system, *("–" if n is None else f"{n:.0%}" if k in PERCENT else f"{n:.3g}"
                                for (k, _), n in zip(AUTO, nums))])  # fmt: skip
         values.append(nums)
     if not rows:
         return None
-    higher = [True, None, True, True, False, True, None, None, None, True]  # None: no better or worse
+    higher = [True, None, None, True, True, False, True, None, None, None, True]  # None: no better or worse
     note = ("Reply check: share of turns a companion could post as they are (no speaker tag, no other voice, no "
-            "narration, no talk of the director or the prompt, at least 3 words, a finished sentence, no loop).")  # fmt: skip
+            "narration, no talk of the director or the prompt, at least 3 words, a finished sentence, no loop, no "
+            "echo of an earlier line). "
+            "Redrafted: share of turns whose first draft the check refused and that were sampled again "
+            "(conversation.agent_attempts), the same for every system.")  # fmt: skip
     return Table(f"Automatic metrics — {split}", ["system", *(h for _, h in AUTO)], rows, note, _best(values, higher))
 
 

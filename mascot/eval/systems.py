@@ -32,6 +32,7 @@ from typing import Literal
 
 from mascot.chat.engine import GroupEngine, Order, engine_settings
 from mascot.eval.backends import HiddenReasoning, MultiAgentESC, SelfConsistency
+from mascot.format_reward import FormatRules
 from mascot.personas import Persona
 from mascot.prompts import SFT_SPEAKER, Prompts
 from mascot.registry import Registry
@@ -168,6 +169,7 @@ class EvalEngines:
             backend, self.cards, self.prompts, settings, agent_adapters=agent_adapters,
             director_adapter=DIRECTOR if system.order == "director" else None, order=system.order,
             agent_template=system.agent_template, agent_vars={"with_examples": system.examples},
+            reply_rules=FormatRules(self.cfg.format_reward),
         )  # fmt: skip
 
     def format_rates(self) -> dict[str, float]:
