@@ -86,10 +86,21 @@ _GENERIC_TAG = re.compile(
     r"|(?:[A-Za-z][\w.'’-]*\s+){0,4}" + SPEECH_VERBS + r")[\*\]\)_\s]*:(?!\s*\d)"
 )
 # The person or the group told of in the third person, as a narrator would ("The person is using a
-# relatable approach", "The group is now discussing"); "The person you lost …" is spoken to them.
+# relatable approach", "The group is now discussing", "The person smiles warmly."); "The person you
+# lost …" is spoken to them. A team or committee is spoken of in meetings ("The team looks on
+# track", "The team continues to grow"), so only a stage direction narrates one ("The committee
+# nods", "The team continues, \"…\"").
+_GESTURES = r"(?:smile[sd]?|nods|nodded|sigh(?:s|ed)?|laugh(?:s|ed)?|grins|grinned|shrugs|shrugged|frown(?:s|ed)?|pause[sd]?|lean(?:s|ed)?|listen(?:s|ed)?)"
+_SPEECH = r"(?:continue|respond|repl(?:y|ie))(?:s|d|ed)?"
 _AUDIENCE_NARRATION = re.compile(
-    r"(?:^|(?<=[.!?…\n]))[\s\*\"“]*(?P<name>the\s+(?:person|user|group))(?:'s\b|’s\b|\s+(?:is|was|has|had|needs|"
-    r"feels|felt|seems|says|said|responds|replies|asks|wants|shares|shared|should|will|would|can|could|might|may)\b)",
+    r"(?:^|(?<=[.!?…\n]))[\s\*\"“]*(?:"
+    r"(?P<name>the\s+(?:person|user|group))(?:'s\b|’s\b|\s+(?:is|was|has|had|needs|feels|felt|seems|says|said|"
+    r"asks|wants|shares|shared|should|will|would|can|could|might|may|looks|looked|turns|turned|"
+    + _GESTURES
+    + "|"
+    + _SPEECH
+    + r")\b)"
+    r"|(?P<body>the\s+(?:team|committee|room))\s+(?:" + _GESTURES + r"\b|" + _SPEECH + r"\s*[,:\"“]))",
     re.IGNORECASE,
 )
 # Talk of the director, who is never part of the chat ("the director of finance" is a person).
@@ -218,7 +229,9 @@ class FormatRules:
     def _narration(self, text: str, speakers: Speakers) -> str | None:
         pattern = self._narration_pattern(speakers.companions)
         m = (pattern.search(text) if pattern else None) or _AUDIENCE_NARRATION.search(text)
-        return f"narrates '{m.group('name')}' in the third person ('{m.group(0).strip()[:30]}')" if m else None
+        if m is None:
+            return None
+        return f"narrates '{m.group('name') or m.group('body')}' in the third person ('{m.group(0).strip()[:30]}')"
 
     def _narration_pattern(self, names: tuple[str, ...]) -> re.Pattern | None:
         key = ("narration", *names)

@@ -235,20 +235,18 @@ def test_end_before_anyone_spoke_is_invalid_and_the_budget_caps_the_reply(backen
 
 def test_a_refused_directive_is_asked_again_before_the_fallback_decides(backend):
     # conversation 1: refused once, then valid; conversation 2: refused three times → the fallback
-    script = ["hmm", "Speaker: the_catalist\nInstruction: x",  # both refused
-              "Speaker: the_catalyst\nInstruction: Ask one question.", "nope",  # the first accepted
-              "Speaker: END"]  # fmt: skip
+    script = ["hmm", "Speaker: the_catalyst\nInstruction: Ask one question.", "Speaker: the_beacon\nInstruction: x",
+              "Speaker: the_catalist\nInstruction: x", "nope", "Speaker: END"]  # fmt: skip
     scripted = Scripted(backend, script)
     settings = EngineSettings(**{**SETTINGS.__dict__, "max_turns": 1, "director_attempts": 3})
     engine = GroupEngine(scripted, CARDS, Prompts(REPO / "configs/prompts"), settings, director_adapter="director")
     states = [ConversationState.start(CONTEXT, GROUP, NAMES) for _ in range(2)]
     logs = engine.reply(states, keys=["a", "b"])
-    director_calls = [prompts for adapter, prompts in scripted.calls if adapter == "director"]
-    # one batch for both, then each retry asks again only for the conversations still refused
-    assert [len(p) for p in director_calls] == [2, 2, 1]
-    assert director_calls[1] == director_calls[0]  # the same prompt, sampled again
+    [director_call] = [prompts for adapter, prompts in scripted.calls if adapter == "director"]
+    # every attempt in one call (the rows of a prompt share its prompt pass), read in order
+    assert len(director_call) == 6 and director_call[:3] == [director_call[0]] * 3
     assert logs[0].directives[0].speaker == "the_catalyst" and logs[0].directives[0].valid
-    assert logs[0].attempts == [2] and logs[0].raw == [script[2]] and logs[0].invalid == 0
+    assert logs[0].attempts == [2] and logs[0].raw == [script[1]] and logs[0].invalid == 0  # the third never read
     # every sample refused (the last an END before anyone spoke): the counted fallback, with the last problem
     assert logs[1].attempts == [3] and logs[1].invalid == 1 and logs[1].raw == ["Speaker: END"]
     assert "END before any companion" in logs[1].directives[0].problem

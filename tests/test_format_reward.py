@@ -206,6 +206,15 @@ WRITTEN_BEFORE += [
     ("Here's a revised version of the text:\n\nAs of this morning, I'm not owed a cent in student loans.", {"no_meta"}),
 ]
 
+# ... and with redrafting (data/eval_replies.parquet and data/rollouts.parquet of 39ff558): a stage
+# direction for the person or the meeting, which the check passed.
+WRITTEN_BEFORE += [
+    ('The person looks at you with a friendly smile. "I\'m glad to hear that."', {"no_narration"}),
+    ('The person smiles warmly. "I\'m glad to hear that, too."', {"no_narration"}),
+    ('"How about next quarter?"\nThe team continues, "Yes. Next quarter."', {"no_narration"}),
+    ("That sounds fair. The committee nods.", {"no_narration"}),
+]
+
 
 @pytest.mark.parametrize("text, reasons", WRITTEN_BEFORE)
 def test_the_reply_check_fails_what_the_old_framing_wrote(text, reasons):
@@ -224,6 +233,8 @@ def test_the_reply_check_fails_what_the_old_framing_wrote(text, reasons):
         "It makes sense to pause. Step 1: breathe in slowly.",
         "The person you lost meant so much to you, and that stays.",
         "The group of friends you made there sounds like a gift.",
+        "The team looks on track, and the remote can ship by March.",
+        "The team continues to grow, so let us plan the budget for two more.",
     ],
 )
 def test_the_reply_check_passes_plain_speech_that_names_people(text):

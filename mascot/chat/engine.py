@@ -169,26 +169,25 @@ class GroupEngine:
                 for s, k in zip(states, keys)
             ]
         # AutoGen's SelectorGroupChat asks its selector again on a bad answer (max_selector_attempts);
-        # a retry here is a new sample of the same prompt, the prompt the director was trained on
+        # a retry here is a new sample of the same prompt, the prompt the director was trained on.
+        # Every attempt is sampled in one call and read in order: the rows of one prompt share its
+        # prompt pass (the backend's shared prefill), which on the CPU costs more than the decoding,
+        # and a 135M director needs its retries on most turns (2.3 samples per directive, 39ff558).
         messages = [self.director_messages(s) for s in states]
+        n = max(1, self.settings.director_attempts)
+        rows = [(i, a) for i in range(len(states)) for a in range(n)]
+        # the first sample's seed does not depend on the number of attempts
+        seeds = [derive_seed(self.settings.seed, keys[i], turn, "director", *([a] if a else [])) for i, a in rows]
+        gens = self.backend.generate([messages[i] for i, _ in rows], self.settings.director, seeds,
+                                     adapter=self.director_adapter)  # fmt: skip
         texts, attempts = [""] * len(states), [0] * len(states)
         out: list[Directive | None] = [None] * len(states)
-        pending = list(range(len(states)))
-        for attempt in range(self.settings.director_attempts):
-            # the first sample's seed does not depend on the number of attempts
-            seeds = [
-                derive_seed(self.settings.seed, keys[i], turn, "director", *([attempt] if attempt else []))
-                for i in pending
-            ]
-            gens = self.backend.generate(
-                [messages[i] for i in pending], self.settings.director, seeds, adapter=self.director_adapter
-            )
-            for i, gen in zip(pending, gens):
-                texts[i], attempts[i] = gen.text, attempts[i] + 1
-                out[i] = self.check_directive(states[i], gen.text)
-            pending = [i for i in pending if not out[i].valid]
-            if not pending:
-                break
+        for (i, _), gen in zip(rows, gens):
+            if out[i] is not None and out[i].valid:
+                continue  # an earlier sample was accepted; the later ones are never read
+            texts[i], attempts[i] = gen.text, attempts[i] + 1
+            out[i] = self.check_directive(states[i], gen.text)
+        pending = [i for i in range(len(states)) if not out[i].valid]
         for i in pending:  # every sample refused: the counted fallback decides
             out[i] = self.fallback(states[i], out[i].problem)
         for log, text, n, directive in zip(logs, texts, attempts, out):
@@ -268,6 +267,8 @@ class GroupEngine:
         attempts = self.settings.agent_attempts if self.reply_rules is not None else 1
         messages = [self.agent_messages(s, d.speaker, d) for s, d in zip(states, directives)]
         speakers = [self.speakers(s, d.speaker) for s, d in zip(states, directives)]
+        # what a draft must not echo: the context's moment and the conversation's earlier turns
+        seen = [(context_moment(s.context), [t["text"] for t in s.as_history()]) for s in states]
         best: list[tuple[float, str]] = [(-1.0, "")] * len(states)
         drafts = [0] * len(states)
         pending = list(range(len(states)))
@@ -281,8 +282,7 @@ class GroupEngine:
                 if self.reply_rules is None:
                     best[i] = (1.0, text)
                     continue
-                moment, earlier = context_moment(states[i].context), [t["text"] for t in states[i].as_history()]
-                verdict = self.reply_rules.check(text, None, None, speakers[i], moment, earlier)
+                verdict = self.reply_rules.check(text, None, None, speakers[i], *seen[i])
                 if verdict.reward > best[i][0]:
                     best[i] = (verdict.reward, text)
                 if not verdict.passed:
@@ -319,10 +319,7 @@ class GroupEngine:
                     log.drafts.append(0)
                     return
                 persona = directive.speaker
-                messages = self.agent_messages(state, persona, directive)
-                seed = derive_seed(self.settings.seed, key, turn, "agent")
                 adapter = self.agent_adapters.get(persona)
-                stream = getattr(self.backend, "stream", None)
                 if self.reply_rules is not None and self.settings.agent_attempts > 1:
                     # a draft the check may refuse is never shown: the turn comes whole, once kept
                     ((text, n),) = self.draft([state], [directive], [key], turn, adapter)
@@ -333,6 +330,9 @@ class GroupEngine:
                     yield TurnEvent(persona, state.history[-1].text, directive)
                     continue
                 log.drafts.append(1)
+                messages = self.agent_messages(state, persona, directive)
+                seed = derive_seed(self.settings.seed, key, turn, "agent")
+                stream = getattr(self.backend, "stream", None)
                 if stream is None:  # a backend that cannot stream gives the whole turn at once
                     pieces = iter([self.backend.generate([messages], self.settings.agent, [seed], adapter)[0].text])
                 else:
